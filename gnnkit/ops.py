@@ -67,6 +67,27 @@ def scatter(src: Tensor, index: Tensor, dim_size: int, reduce: str = "sum") -> T
     return src.new_zeros(shape).scatter_reduce(0, idx, src, op, include_self=False)
 
 
+class _SegmentExtreme(torch.autograd.Function):
+    """segment_reduce max/min with a correct backward: the gradient is split evenly among tied
+    extremes. (torch 2.13's own backward hands the full gradient to every tied element when
+    the gradient is negative, e.g. for a neighbour reached by duplicate edges.)"""
+
+    @staticmethod
+    def forward(ctx, src: Tensor, lengths: Tensor, reduce: str) -> Tensor:  # noqa: ANN001
+        out = torch.segment_reduce(src, reduce, lengths=lengths, axis=0, unsafe=True)
+        ctx.save_for_backward(src, out, lengths)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):  # noqa: ANN205
+        src, out, lengths = ctx.saved_tensors
+        seg = torch.repeat_interleave(torch.arange(lengths.numel(), device=src.device), lengths)
+        hit = (src == out[seg]).to(grad.dtype)                          # [E, *]
+        ties = torch.segment_reduce(hit, "sum", lengths=lengths, axis=0, unsafe=True)
+        return hit * (grad / ties.clamp(min=1))[seg], None, None
+
+
 def segment(src: Tensor, ptr: Tensor, reduce: str = "sum") -> Tensor:
     """Reduce contiguous segments: out[i] = reduce(src[ptr[i]:ptr[i+1]]); empty segments are 0.
 
@@ -76,8 +97,12 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = "sum") -> Tensor:
     lengths = ptr.diff()
     if src.shape[0] == 0:
         return src.new_zeros((lengths.numel(),) + tuple(src.shape[1:]))
-    out = torch.segment_reduce(src, reduce, lengths=lengths, axis=0, unsafe=True)
-    if reduce in ("max", "min") and bool((lengths == 0).any()):
+    if reduce in ("max", "min"):
+        out = _SegmentExtreme.apply(src, lengths, reduce)
+    else:
+        out = torch.segment_reduce(src, reduce, lengths=lengths, axis=0, unsafe=True)
+    # segment_reduce leaves empty segments at its initial value: -inf/inf (max/min), NaN (mean)
+    if reduce != "sum" and bool((lengths == 0).any()):
         out = out.masked_fill((lengths == 0).view(-1, *([1] * (src.dim() - 1))), 0.0)
     return out
 
@@ -153,25 +178,48 @@ def _sddmm_csr(s: _Structure, a: Tensor, b: Tensor, chunk: int = 1 << 20) -> Ten
 
 
 class _SpMM(torch.autograd.Function):
-    """out = A x with A[dst, src] = w (CSR order). Backward: A^T grad, and SDDMM for w."""
+    """out = A x with A[dst, src] = w (CSR order). Backward: A^T grad, and SDDMM for w.
+
+    ``w_csc`` (the same weights in CSC order) may be given precomputed for constant weights.
+    """
 
     @staticmethod
-    def forward(ctx, s: _Structure, w_csr: Tensor, x: Tensor) -> Tensor:  # noqa: ANN001
+    def forward(ctx, s: _Structure, w_csr: Tensor, w_csc: Tensor | None, x: Tensor) -> Tensor:  # noqa: ANN001
         ctx.s = s
-        ctx.save_for_backward(w_csr, x)
+        ctx.save_for_backward(w_csr, w_csc, x)
         return torch.sparse.mm(s.matrix(w_csr), x)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # noqa: ANN205
-        w_csr, x = ctx.saved_tensors
+        w_csr, w_csc, x = ctx.saved_tensors
         s: _Structure = ctx.s
         grad = grad.contiguous()
         gx = gw = None
-        if ctx.needs_input_grad[2]:
-            gx = torch.sparse.mm(s.matrix(w_csr[s.t_from_csr], transpose=True), grad)
+        if ctx.needs_input_grad[3]:
+            if w_csc is None:
+                w_csc = w_csr[s.t_from_csr]
+            gx = torch.sparse.mm(s.matrix(w_csc, transpose=True), grad)
         if ctx.needs_input_grad[1]:
             gw = _sddmm_csr(s, grad, x)
-        return None, gw, gx
+        return None, gw, None, gx
+
+
+def _ordered_weights(g: Graph, s: _Structure, w: Tensor) -> tuple[Tensor, Tensor | None]:
+    """``w`` (COO order) in CSR order, and in CSC order when it is a constant.
+
+    Constant weights (no grad) are memoised per graph, keyed by the tensor object and its
+    version counter, so a cached weight vector (e.g. :func:`gcn_norm`'s) is permuted once
+    instead of twice per layer call; an in-place change to ``w`` invalidates the memo.
+    """
+    if w.requires_grad:
+        return w[s.perm], None
+    hit = g._cache.get("ordered_weights")
+    if hit is not None and hit[0] is w and hit[1] == w._version:
+        return hit[2], hit[3]
+    w_csr = w[s.perm]
+    w_csc = w_csr[s.t_from_csr]
+    g._cache["ordered_weights"] = (w, w._version, w_csr, w_csc)
+    return w_csr, w_csc
 
 
 def _ones(g: Graph, dtype: torch.dtype) -> Tensor:
@@ -195,10 +243,15 @@ def spmm(g: Graph, x: Tensor, edge_weight: Tensor | None = None, reduce: str = "
         return segment(x[s.col.long()], g.csr[0], reduce)
     if g.num_edges == 0:
         return x.new_zeros(x.shape)
-    w = _ones(g, x.dtype) if edge_weight is None else edge_weight[s.perm]
     if x.dim() != 2:
         raise ValueError(f"spmm expects x of shape [N, F], got {list(x.shape)}")
-    out = _SpMM.apply(s, w, x.contiguous())
+    if edge_weight is None:
+        w_csr = w_csc = _ones(g, x.dtype)
+    else:
+        if edge_weight.shape != (g.num_edges,):
+            raise ValueError(f"edge_weight must have shape [{g.num_edges}], got {list(edge_weight.shape)}")
+        w_csr, w_csc = _ordered_weights(g, s, edge_weight)
+    out = _SpMM.apply(s, w_csr, w_csc, x.contiguous())
     if reduce == "mean":
         out = out / g.in_degree.clamp(min=1).to(x.dtype).unsqueeze(-1)
     return out
@@ -310,7 +363,9 @@ def add_remaining_self_loops(g: Graph, fill_value: float = 1.0) -> Graph:
     ei = torch.cat([g.edge_index[:, keep], torch.stack([ar, ar])], dim=1)
     ea = None
     if g.edge_attr is not None:
-        ea = torch.cat([g.edge_attr[keep], g.edge_attr.new_zeros(n, g.edge_attr.shape[1])])
+        loop_ea = g.edge_attr.new_zeros(n, g.edge_attr.shape[1])
+        loop_ea[src[is_loop]] = g.edge_attr[is_loop]  # existing loops keep their features too
+        ea = torch.cat([g.edge_attr[keep], loop_ea])
     return g._derive(edge_index=ei, edge_weight=torch.cat([w[keep], loop_w]), edge_attr=ea)
 
 

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from ..graph import Graph
 from ..nn import GATConv, GCNConv, SAGEConv
+from ..nn.functional import dropout
 
 __all__ = ["GCN", "GAT", "GraphSAGE", "NODE_MODELS", "register_node_model"]
 
@@ -46,13 +47,13 @@ class _Stack(nn.Module):
     def embed(self, x: Tensor, g: Graph) -> Tensor:
         h = x
         for layer in self.layers[:-1]:
-            h = F.dropout(h, self.dropout, self.training)
+            h = dropout(h, self.dropout, self.training)
             h = self._hidden(layer(h, g))
         return h
 
     def forward(self, x: Tensor, g: Graph) -> Tensor:
         h = self.embed(x, g)
-        h = F.dropout(h, self.dropout, self.training)
+        h = dropout(h, self.dropout, self.training)
         return self.layers[-1](h, g)
 
     def reset_parameters(self) -> None:
@@ -101,7 +102,7 @@ class GAT(_Stack):
         """Attention weights of every layer, ``[(edge_index [2, E'], alpha [E', H]), ...]``."""
         out, h = [], x
         for i, layer in enumerate(self.layers):
-            h = F.dropout(h, self.dropout, self.training)
+            h = dropout(h, self.dropout, self.training)
             h, att = layer(h, g, return_attention=True)
             out.append(att)
             if i < len(self.layers) - 1:

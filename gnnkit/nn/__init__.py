@@ -1,7 +1,8 @@
 """Layers: each reads like its paper (equation and shapes in the docstring)."""
 
+from . import functional
 from .gat import GATConv
 from .gcn import GCNConv
 from .sage import AGGREGATORS, SAGEConv
 
-__all__ = ["GCNConv", "SAGEConv", "GATConv", "AGGREGATORS"]
+__all__ = ["functional", "GCNConv", "SAGEConv", "GATConv", "AGGREGATORS"]

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from .. import ops
 from ..graph import Graph
+from .functional import dropout
 from .gcn import glorot_
 
 __all__ = ["GATConv"]
@@ -78,7 +79,7 @@ class GATConv(nn.Module):
             logits = logits + (fe * self.att_edge).sum(-1)
         logits = F.leaky_relu(logits, self.negative_slope)
         alpha = ops.segment_softmax(logits, ga.csr[0], dst)     # [E', H]
-        alpha_used = F.dropout(alpha, self.attn_dropout, self.training)
+        alpha_used = dropout(alpha, self.attn_dropout, self.training)
         out = ops.multihead_spmm(ga, alpha_used, h)             # [N, H, C]
         out = out.reshape(-1, H * C) if self.concat else out.mean(1)
         if self.bias is not None:
