@@ -70,15 +70,14 @@ class GATConv(nn.Module):
         h = (x @ self.weight).view(-1, H, C)                    # [N, H, C]
         s_src = (h * self.att_src).sum(-1)                      # [N, H]
         s_dst = (h * self.att_dst).sum(-1)                      # [N, H]
-        src, dst = s.col.long(), s.dst_csr                      # edges in CSR order
-        logits = s_src[src] + s_dst[dst]                        # [E', H]
+        logits = ops.gather_src(ga, s_src) + ops.gather_dst(ga, s_dst)   # [E', H], CSR order
         if self.edge_dim is not None:
             if ga.edge_attr is None:
                 raise ValueError(f"GATConv(edge_dim={self.edge_dim}) needs g.edge_attr")
             fe = (ga.edge_attr[s.perm] @ self.weight_edge).view(-1, H, C)   # [E', H, C]
             logits = logits + (fe * self.att_edge).sum(-1)
         logits = F.leaky_relu(logits, self.negative_slope)
-        alpha = ops.segment_softmax(logits, ga.csr[0], dst)     # [E', H]
+        alpha = ops.segment_softmax(logits, ga.csr[0], s.dst_csr)   # [E', H]
         alpha_used = dropout(alpha, self.attn_dropout, self.training)
         out = ops.multihead_spmm(ga, alpha_used, h)             # [N, H, C]
         out = out.reshape(-1, H * C) if self.concat else out.mean(1)

@@ -43,7 +43,8 @@ class SAGEConv(nn.Module):
     Differences from the paper: W [h_v || h_N(v)] is computed as two products (identical);
     the nonlinearity is applied by the model, and ``normalize`` here normalises the layer's
     pre-activation output (as PyG does); :class:`gnnkit.models.GraphSAGE` normalises after
-    the nonlinearity as Algorithm 1 does. The LSTM aggregator batches nodes by degree
+    the nonlinearity as Algorithm 1 does. With the mean and GCN aggregators (both linear)
+    W is applied before aggregating when F_out < F_in, which gives the same result. The LSTM aggregator batches nodes by degree
     (packed sequences) instead of padding every neighbourhood to the largest degree.
     """
 
@@ -116,7 +117,14 @@ class SAGEConv(nn.Module):
         return out.index_copy(0, nodes, h_n[0])
 
     def forward(self, x: Tensor, g: Graph) -> Tensor:
-        out = self.lin_neigh(self.aggregate(x, g))            # [N, F_out]
+        if self.aggregator in ("mean", "gcn") and self.out_dim < self.in_dim:
+            # mean and the GCN variant are linear, so W_neigh mean(h) = mean(W_neigh h):
+            # project first and aggregate F_out instead of F_in features (same result).
+            b = self.lin_neigh.bias
+            out = self.aggregate(x @ self.lin_neigh.weight.t(), g)      # [N, F_out]
+            out = out if b is None else out + b
+        else:
+            out = self.lin_neigh(self.aggregate(x, g))                 # [N, F_out]
         if self.lin_self is not None:
             out = out + self.lin_self(x)
         if self.normalize:
