@@ -55,7 +55,8 @@ class Graph:
         x: node features ``[N, F]`` (floating point, finite), or None.
         edge_weight: ``[E]`` (floating point, finite), or None.
         edge_attr: edge features ``[E, F_e]`` (floating point, finite), or None.
-        y: node targets ``[N, ...]`` or, in a batch, graph targets ``[B, ...]``, or None.
+        y: node targets ``[N, ...]`` or graph targets (``[B, ...]`` in a batch; ``[1, ...]``
+            or a scalar for a single graph), or None.
         batch: ``[N]`` int64 graph id of each node (set by :func:`batch`), or None.
         ptr: ``[B + 1]`` int64 node offsets of each graph (set by :func:`batch`), or None.
 
@@ -157,12 +158,16 @@ class Graph:
             set_("ptr", ptr)
             set_("batch", b)
         if self.y is not None:
-            rows = self.y.shape[0] if self.y.dim() > 0 else -1
-            ok = {n} if num_graphs is None else {n, num_graphs}
-            if rows not in ok:
-                want = f"{n} (one per node)" + (
-                    "" if num_graphs is None else f" or {num_graphs} (one per graph)")
-                raise GraphError(f"y has {rows} rows but must have {want}")
+            # node targets [N, ...], or graph targets: [B, ...] in a batch, [1, ...] or a
+            # scalar for a single graph (the form batch() stacks and unbatch() returns)
+            graphs = 1 if num_graphs is None else num_graphs
+            scalar_ok = self.y.dim() == 0 and num_graphs is None
+            if not scalar_ok and (self.y.dim() == 0 or self.y.shape[0] not in (n, graphs)):
+                rows = self.y.shape[0] if self.y.dim() > 0 else "no"
+                raise GraphError(
+                    f"y has {rows} rows but must have {n} (one per node) or {graphs} "
+                    f"(one per graph)"
+                )
             if self.y.dtype.is_floating_point and not bool(torch.isfinite(self.y).all()):
                 raise GraphError("y holds NaN or inf; clean or drop those targets")
 
@@ -375,7 +380,7 @@ class Graph:
         """From an ``[E, 2]`` (or ``[2, E]``) array/tensor/list of (source, destination) pairs."""
         t = torch.as_tensor(np.asarray(edges)) if not isinstance(edges, Tensor) else edges
         if t.numel() == 0:
-            t = t.reshape(2, 0)
+            t = t.reshape(2, 0).long()  # np.asarray([]) is float64
         elif t.dim() == 2 and t.shape[1] == 2 and t.shape[0] != 2:
             t = t.t()
         elif t.dim() == 2 and t.shape == (2, 2):

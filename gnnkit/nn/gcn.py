@@ -56,6 +56,8 @@ class GCNConv(nn.Module):
             gh, w = ops.gcn_norm(g, self.add_self_loops)   # [E'] cached per graph
         else:
             gh, w = g, g.edge_weight
+        if w is not None:
+            w = w.to(x.dtype)  # gcn_norm's weights are float32 when g has no edge_weight
         if self.out_dim <= self.in_dim:
             out = ops.spmm(gh, x @ self.weight, w)          # [N, F_out]
         else:

@@ -1,0 +1,531 @@
+"""gnnkit.ops against dense float64 formulas, with float64 gradchecks.
+
+Every test also checks that the op did not modify its inputs (graph tensors and arguments are
+compared with clones taken before the call).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.autograd import gradcheck
+
+from gnnkit import Graph, batch, ops
+
+D = torch.float64
+REDUCES = ("sum", "mean", "max", "min")
+
+
+# --------------------------------------------------------------------------- helpers
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def make_graph(n: int = 7, e: int = 18, *, seed: int = 0, loops: bool = True, dups: bool = True,
+               isolated: int = 1, weight: bool = False) -> Graph:
+    """Random directed graph; the last ``isolated`` nodes have no edges at all."""
+    gen = _gen(seed)
+    m = n - isolated
+    src = torch.randint(0, m, (e,), generator=gen)
+    dst = torch.randint(0, m, (e,), generator=gen)
+    if not loops:
+        dst = torch.where(src == dst, (dst + 1) % m, dst)
+    ei = torch.stack([src, dst])
+    if dups:
+        ei = torch.cat([ei, ei[:, :3]], 1)  # three exact duplicates
+    if loops:
+        ei = torch.cat([ei, torch.tensor([[0], [0]])], 1)  # at least one self-loop
+    ew = torch.rand(ei.shape[1], generator=gen, dtype=D) + 0.5 if weight else None
+    return Graph(ei, n, edge_weight=ew)
+
+
+def snapshot(*objs):
+    """Clones of every tensor in objs (graphs contribute all their tensor fields)."""
+    out = []
+    for o in objs:
+        if isinstance(o, Graph):
+            for name in ("edge_index", "x", "edge_weight", "edge_attr", "y", "batch", "ptr"):
+                v = getattr(o, name)
+                out.append((o, name, None if v is None else v.detach().clone()))
+        elif isinstance(o, torch.Tensor):
+            out.append((o, None, o.detach().clone()))
+    return out
+
+
+def assert_unchanged(snap) -> None:
+    for o, name, ref in snap:
+        cur = getattr(o, name) if name is not None else o
+        if ref is None:
+            assert cur is None
+        else:
+            assert torch.equal(cur, ref), f"input {name or 'tensor'} was modified"
+
+
+def dense_adj(g: Graph, w: torch.Tensor | None = None) -> torch.Tensor:
+    """A[dst, src] = sum of the weights of edges src -> dst (duplicates summed)."""
+    w = torch.ones(g.num_edges, dtype=D) if w is None else w.to(D)
+    a = torch.zeros(g.num_nodes, g.num_nodes, dtype=D)
+    a.index_put_((g.edge_index[1], g.edge_index[0]), w, accumulate=True)
+    return a
+
+
+def loop_reduce(src: torch.Tensor, groups: list[list[int]], reduce: str) -> torch.Tensor:
+    """out[i] = reduce(src[groups[i]]) by a Python loop; empty groups give 0."""
+    rows = []
+    for idx in groups:
+        if not idx:
+            rows.append(torch.zeros(src.shape[1:], dtype=src.dtype))
+            continue
+        v = src[idx]
+        rows.append({"sum": v.sum(0), "mean": v.mean(0), "max": v.max(0).values,
+                     "min": v.min(0).values}[reduce])
+    return torch.stack(rows)
+
+
+def in_neighbours(g: Graph) -> list[list[int]]:
+    nb = [[] for _ in range(g.num_nodes)]
+    for s, d in g.edge_index.t().tolist():
+        nb[d].append(s)
+    return nb
+
+
+# --------------------------------------------------------------------------- scatter
+@pytest.mark.parametrize("reduce", REDUCES)
+@pytest.mark.parametrize("trailing", [(), (3,), (2, 3)])
+def test_scatter_matches_loop(reduce, trailing):
+    gen = _gen(1)
+    src = torch.randn((11,) + trailing, generator=gen, dtype=D)
+    index = torch.tensor([0, 2, 2, 5, 0, 2, 3, 5, 5, 0, 3])  # rows 1, 4 and 6 receive nothing
+    snap = snapshot(src, index)
+    out = ops.scatter(src, index, 7, reduce)
+    groups = [(index == i).nonzero().view(-1).tolist() for i in range(7)]
+    ref = loop_reduce(src, groups, reduce)
+    assert out.shape == (7,) + trailing
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    assert bool((out[[1, 4, 6]] == 0).all())
+    assert_unchanged(snap)
+
+
+@pytest.mark.parametrize("reduce", REDUCES)
+def test_scatter_gradcheck(reduce):
+    src = torch.randn(9, 3, generator=_gen(2), dtype=D, requires_grad=True)
+    index = torch.tensor([0, 2, 2, 5, 0, 2, 3, 5, 5])
+    assert gradcheck(lambda s: ops.scatter(s, index, 6, reduce), (src,))
+
+
+def test_scatter_rejects_unknown_reduce():
+    with pytest.raises(ValueError, match="reduce"):
+        ops.scatter(torch.ones(2), torch.tensor([0, 1]), 2, "prod")
+
+
+# --------------------------------------------------------------------------- segment
+@pytest.mark.parametrize("reduce", REDUCES)
+def test_segment_matches_loop_with_empty_segments(reduce):
+    src = torch.randn(8, 3, generator=_gen(3), dtype=D)
+    ptr = torch.tensor([0, 0, 3, 3, 4, 8, 8])  # segments 0, 2 and 5 are empty
+    snap = snapshot(src, ptr)
+    out = ops.segment(src, ptr, reduce)
+    groups = [list(range(int(ptr[i]), int(ptr[i + 1]))) for i in range(6)]
+    assert out.shape == (6, 3)
+    torch.testing.assert_close(out, loop_reduce(src, groups, reduce), rtol=0, atol=1e-12)
+    assert bool((out[[0, 2, 5]] == 0).all()), "empty segments must be 0"
+    assert_unchanged(snap)
+
+
+@pytest.mark.parametrize("reduce", REDUCES)
+def test_segment_gradcheck(reduce):
+    src = torch.randn(8, 2, generator=_gen(4), dtype=D, requires_grad=True)
+    ptr = torch.tensor([0, 0, 3, 3, 4, 8])
+    assert gradcheck(lambda s: ops.segment(s, ptr, reduce), (src,))
+
+
+@pytest.mark.parametrize("reduce", ["max", "min"])
+def test_segment_max_min_gradient_splits_ties(reduce):
+    # rows 0 and 1 tie for the extreme of segment 0; the upstream gradient is negative in
+    # channel 0: each tied row must get half of it (torch's own segment_reduce backward gave
+    # each the full gradient, doubling it)
+    sign = 1.0 if reduce == "max" else -1.0
+    src = (sign * torch.tensor([[1.0, 2.0], [1.0, 2.0], [0.5, 0.5], [3.0, -1.0]],
+                               dtype=D)).requires_grad_(True)
+    ptr = torch.tensor([0, 3, 3, 4])
+    up = torch.tensor([[-1.0, 2.0], [5.0, 5.0], [-3.0, 0.5]], dtype=D)
+    (grad,) = torch.autograd.grad((ops.segment(src, ptr, reduce) * up).sum(), src)
+    expect = torch.tensor([[-0.5, 1.0], [-0.5, 1.0], [0.0, 0.0], [-3.0, 0.5]], dtype=D)
+    torch.testing.assert_close(grad, expect, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("reduce", REDUCES)
+def test_segment_of_no_rows_is_zero(reduce):
+    out = ops.segment(torch.zeros(0, 4, dtype=D), torch.zeros(4, dtype=torch.long), reduce)
+    assert out.shape == (3, 4) and bool((out == 0).all())
+
+
+# --------------------------------------------------------------------------- degree
+def test_degree_counts_and_weights():
+    index = torch.tensor([3, 0, 3, 3, 1])
+    w = torch.tensor([0.5, 2.0, 1.0, 0.25, 4.0], dtype=D)
+    snap = snapshot(index, w)
+    assert torch.equal(ops.degree(index, 5), torch.tensor([1.0, 1.0, 0.0, 3.0, 0.0]))
+    assert ops.degree(index, 5, dtype=D).dtype == D
+    torch.testing.assert_close(ops.degree(index, 5, w),
+                               torch.tensor([2.0, 4.0, 0.0, 1.75, 0.0], dtype=D))
+    assert_unchanged(snap)
+
+
+def test_degree_gradcheck():
+    index = torch.tensor([3, 0, 3, 3, 1])
+    w = torch.rand(5, generator=_gen(5), dtype=D, requires_grad=True)
+    assert gradcheck(lambda w: ops.degree(index, 5, w), (w,))
+
+
+# --------------------------------------------------------------------------- spmm
+GRAPHS = {
+    "dups+loops+isolated": dict(n=7, e=18, loops=True, dups=True, isolated=1),
+    "simple": dict(n=6, e=10, loops=False, dups=False, isolated=0),
+    "many-isolated": dict(n=9, e=5, loops=True, dups=True, isolated=4),
+}
+
+
+def _graph_no_edges(n: int = 4) -> Graph:
+    return Graph(torch.zeros(2, 0, dtype=torch.long), n)
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_spmm_sum_mean_matches_dense(name, weighted, reduce):
+    g = make_graph(**GRAPHS[name], weight=weighted, seed=6)
+    x = torch.randn(g.num_nodes, 3, generator=_gen(7), dtype=D)
+    snap = snapshot(g, x)
+    out = ops.spmm(g, x, g.edge_weight, reduce=reduce)
+    ref = dense_adj(g, g.edge_weight) @ x
+    if reduce == "mean":
+        cnt = dense_adj(g).sum(1).clamp(min=1)  # number of in-edges, duplicates counted
+        ref = ref / cnt.unsqueeze(1)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    assert_unchanged(snap)
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+@pytest.mark.parametrize("reduce", ["max", "min"])
+def test_spmm_max_min_matches_loop(name, reduce):
+    g = make_graph(**GRAPHS[name], seed=8)
+    x = torch.randn(g.num_nodes, 3, generator=_gen(9), dtype=D)
+    snap = snapshot(g, x)
+    out = ops.spmm(g, x, reduce=reduce)
+    torch.testing.assert_close(out, loop_reduce(x, in_neighbours(g), reduce), rtol=0, atol=0)
+    assert_unchanged(snap)
+
+
+def test_spmm_max_rejects_edge_weight():
+    g = make_graph(weight=True)
+    with pytest.raises(ValueError, match="edge_weight"):
+        ops.spmm(g, torch.randn(g.num_nodes, 2, dtype=D), g.edge_weight, reduce="max")
+
+
+def test_spmm_rejects_wrong_rows():
+    g = make_graph()
+    with pytest.raises(ValueError, match="rows"):
+        ops.spmm(g, torch.randn(g.num_nodes + 1, 2))
+
+
+@pytest.mark.parametrize("reduce", REDUCES)
+def test_spmm_no_edges_is_zero(reduce):
+    g = _graph_no_edges()
+    out = ops.spmm(g, torch.randn(4, 3, dtype=D), reduce=reduce)
+    assert out.shape == (4, 3) and bool((out == 0).all())
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_spmm_gradcheck_x_and_weight(name, reduce):
+    g = make_graph(**GRAPHS[name], weight=True, seed=10)
+    x = torch.randn(g.num_nodes, 2, generator=_gen(11), dtype=D, requires_grad=True)
+    w = g.edge_weight.clone().requires_grad_(True)
+    assert gradcheck(lambda x, w: ops.spmm(g, x, w, reduce=reduce), (x, w))
+    # unweighted: gradient wrt x only
+    assert gradcheck(lambda x: ops.spmm(g, x, reduce=reduce), (x,))
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+@pytest.mark.parametrize("reduce", ["max", "min"])
+def test_spmm_max_min_gradcheck(name, reduce):
+    # duplicate edges make the same x[j] the extreme twice: the gradient must still be 1, not 2
+    g = make_graph(**GRAPHS[name], seed=12)
+    x = torch.randn(g.num_nodes, 2, generator=_gen(13), dtype=D, requires_grad=True)
+    assert gradcheck(lambda x: ops.spmm(g, x, reduce=reduce), (x,))
+
+
+@pytest.mark.parametrize("reduce", ["max", "min"])
+def test_spmm_max_min_gradient_with_signed_upstream(reduce):
+    # duplicate edges reach the same x[j] twice; x[j] must still receive the upstream gradient
+    # once, whatever its sign (compared with autograd through a per-node torch.max loop)
+    g = make_graph(**GRAPHS["dups+loops+isolated"], seed=41)
+    x = torch.randn(g.num_nodes, 3, generator=_gen(42), dtype=D, requires_grad=True)
+    up = torch.randn(g.num_nodes, 3, generator=_gen(43), dtype=D)
+    (gx,) = torch.autograd.grad((ops.spmm(g, x, reduce=reduce) * up).sum(), x)
+    (rx,) = torch.autograd.grad((loop_reduce(x, in_neighbours(g), reduce) * up).sum(), x)
+    torch.testing.assert_close(gx, rx, rtol=0, atol=1e-12)
+
+
+def test_spmm_gradient_matches_dense_autograd():
+    # an independent check of the custom backward (A^T grad and the SDDMM for w)
+    g = make_graph(weight=True, seed=14)
+    x = torch.randn(g.num_nodes, 3, generator=_gen(15), dtype=D, requires_grad=True)
+    w = g.edge_weight.clone().requires_grad_(True)
+    up = torch.randn(g.num_nodes, 3, generator=_gen(16), dtype=D)
+    gx, gw = torch.autograd.grad((ops.spmm(g, x, w) * up).sum(), (x, w))
+    x2, w2 = x.detach().clone().requires_grad_(True), w.detach().clone().requires_grad_(True)
+    a = torch.zeros(g.num_nodes, g.num_nodes, dtype=D).index_put(
+        (g.edge_index[1], g.edge_index[0]), w2, accumulate=True)
+    rx, rw = torch.autograd.grad(((a @ x2) * up).sum(), (x2, w2))
+    torch.testing.assert_close(gx, rx, rtol=0, atol=1e-12)
+    torch.testing.assert_close(gw, rw, rtol=0, atol=1e-12)
+
+
+def test_spmm_results_do_not_depend_on_edge_order():
+    g = make_graph(weight=True, seed=17)
+    perm = torch.randperm(g.num_edges, generator=_gen(18))
+    h = Graph(g.edge_index[:, perm], g.num_nodes, edge_weight=g.edge_weight[perm])
+    x = torch.randn(g.num_nodes, 3, generator=_gen(19), dtype=D)
+    torch.testing.assert_close(ops.spmm(g, x, g.edge_weight), ops.spmm(h, x, h.edge_weight),
+                               rtol=0, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- sddmm
+def test_sddmm_matches_dense_and_gradcheck():
+    g = make_graph(seed=20)
+    a = torch.randn(g.num_nodes, 4, generator=_gen(21), dtype=D, requires_grad=True)
+    b = torch.randn(g.num_nodes, 4, generator=_gen(22), dtype=D, requires_grad=True)
+    snap = snapshot(g, a, b)
+    out = ops.sddmm(g, a, b)
+    dense = a.detach() @ b.detach().t()  # dense[i, j] = <a_i, b_j>
+    ref = dense[g.edge_index[1], g.edge_index[0]]  # <a[dst], b[src]>
+    assert out.shape == (g.num_edges,)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    assert_unchanged(snap)
+    assert gradcheck(lambda a, b: ops.sddmm(g, a, b), (a, b))
+
+
+# --------------------------------------------------------------------------- softmax
+def dense_edge_softmax(logits: torch.Tensor, dst: torch.Tensor, n: int) -> torch.Tensor:
+    out = torch.empty_like(logits)
+    for i in range(n):
+        m = dst == i
+        if m.any():
+            out[m] = torch.softmax(logits[m], dim=0)
+    return out
+
+
+@pytest.mark.parametrize("heads", [None, 3])
+def test_edge_softmax_matches_dense(heads):
+    g = make_graph(seed=23)
+    shape = (g.num_edges,) if heads is None else (g.num_edges, heads)
+    logits = torch.randn(shape, generator=_gen(24), dtype=D)
+    dst = g.edge_index[1]
+    snap = snapshot(logits, dst)
+    alpha = ops.edge_softmax(logits, dst, g.num_nodes)
+    torch.testing.assert_close(alpha, dense_edge_softmax(logits, dst, g.num_nodes),
+                               rtol=0, atol=1e-12)
+    sums = ops.scatter(alpha, dst, g.num_nodes)
+    has_in = ops.degree(dst, g.num_nodes) > 0
+    torch.testing.assert_close(sums[has_in], torch.ones_like(sums[has_in]), rtol=0, atol=1e-12)
+    assert bool((sums[~has_in] == 0).all())
+    assert_unchanged(snap)
+
+
+def test_edge_softmax_stable_with_huge_logits():
+    dst = torch.tensor([0, 0, 0, 1, 1])
+    logits = torch.tensor([1000.0, 999.0, -1000.0, 3e4, 3e4], dtype=D)
+    alpha = ops.edge_softmax(logits, dst, 2)
+    assert bool(torch.isfinite(alpha).all())
+    e = math.exp(-1.0)
+    torch.testing.assert_close(alpha, torch.tensor([1 / (1 + e), e / (1 + e), 0.0, 0.5, 0.5],
+                                                   dtype=D), rtol=0, atol=1e-12)
+    # float32 too: exp(1000) overflows without the shift
+    alpha32 = ops.edge_softmax(logits.float(), dst, 2)
+    assert bool(torch.isfinite(alpha32).all())
+
+
+def test_edge_softmax_gradcheck():
+    g = make_graph(seed=25)
+    logits = torch.randn(g.num_edges, 2, generator=_gen(26), dtype=D, requires_grad=True)
+    assert gradcheck(lambda l: ops.edge_softmax(l, g.edge_index[1], g.num_nodes), (logits,))
+
+
+def _csr_logits(g: Graph, logits_coo: torch.Tensor) -> torch.Tensor:
+    return logits_coo[g.csr[2]]
+
+
+@pytest.mark.parametrize("heads", [None, 2])
+@pytest.mark.parametrize("pass_seg_id", [False, True])
+def test_segment_softmax_equals_edge_softmax(heads, pass_seg_id):
+    g = make_graph(seed=27)
+    shape = (g.num_edges,) if heads is None else (g.num_edges, heads)
+    logits = torch.randn(shape, generator=_gen(28), dtype=D)
+    lc = _csr_logits(g, logits).requires_grad_(True)
+    seg = ops.csr_destination(g) if pass_seg_id else None
+    # csr_destination must be the destination of each CSR edge
+    assert torch.equal(ops.csr_destination(g), g.edge_index[1, g.csr[2]])
+    snap = snapshot(lc)
+    a = ops.segment_softmax(lc, g.csr[0], seg)
+    assert_unchanged(snap)
+    lr = lc.detach().clone().requires_grad_(True)
+    r = ops.edge_softmax(lr, ops.csr_destination(g), g.num_nodes)
+    torch.testing.assert_close(a, r, rtol=0, atol=1e-12)
+    up = torch.randn(shape, generator=_gen(29), dtype=D)
+    (ga,) = torch.autograd.grad((a * up).sum(), lc)
+    (gr,) = torch.autograd.grad((r * up).sum(), lr)
+    torch.testing.assert_close(ga, gr, rtol=0, atol=1e-12)
+    assert gradcheck(lambda l: ops.segment_softmax(l, g.csr[0], seg), (lc,))
+
+
+def test_segment_softmax_stable_and_empty():
+    ptr = torch.tensor([0, 2, 2, 3])
+    out = ops.segment_softmax(torch.tensor([5e4, 5e4, -7e4], dtype=torch.float32), ptr)
+    torch.testing.assert_close(out, torch.tensor([0.5, 0.5, 1.0]))
+    assert ops.segment_softmax(torch.zeros(0, 2), torch.zeros(3, dtype=torch.long)).shape == (0, 2)
+
+
+# --------------------------------------------------------------------------- multihead_spmm
+def test_multihead_spmm_matches_dense_per_head():
+    g = make_graph(seed=30)
+    H, C = 3, 2
+    alpha_csr = torch.rand(g.num_edges, H, generator=_gen(31), dtype=D)
+    h = torch.randn(g.num_nodes, H, C, generator=_gen(32), dtype=D)
+    snap = snapshot(g, alpha_csr, h)
+    out = ops.multihead_spmm(g, alpha_csr, h)
+    alpha_coo = torch.empty_like(alpha_csr)
+    alpha_coo[g.csr[2]] = alpha_csr
+    assert out.shape == (g.num_nodes, H, C)
+    for k in range(H):
+        torch.testing.assert_close(out[:, k], dense_adj(g, alpha_coo[:, k]) @ h[:, k],
+                                   rtol=0, atol=1e-12)
+    assert_unchanged(snap)
+
+
+def test_multihead_spmm_gradcheck():
+    g = make_graph(seed=33)
+    alpha = torch.rand(g.num_edges, 2, generator=_gen(34), dtype=D, requires_grad=True)
+    h = torch.randn(g.num_nodes, 2, 3, generator=_gen(35), dtype=D, requires_grad=True)
+    assert gradcheck(lambda a, h: ops.multihead_spmm(g, a, h), (alpha, h))
+
+
+def test_multihead_spmm_no_edges():
+    out = ops.multihead_spmm(_graph_no_edges(), torch.zeros(0, 2, dtype=D),
+                             torch.randn(4, 2, 3, dtype=D))
+    assert out.shape == (4, 2, 3) and bool((out == 0).all())
+
+
+# --------------------------------------------------------------------------- self-loops, gcn_norm
+def test_add_remaining_self_loops_keeps_existing_loop_weight():
+    ei = torch.tensor([[0, 1, 1, 2, 3], [1, 1, 2, 0, 3]])  # loops on 1 (w 5) and 3 (w 7)
+    w = torch.tensor([2.0, 5.0, 3.0, 4.0, 7.0], dtype=D)
+    ea = torch.arange(10, dtype=D).view(5, 2) + 1
+    g = Graph(ei, 5, edge_weight=w, edge_attr=ea)
+    snap = snapshot(g)
+    h = ops.add_remaining_self_loops(g, fill_value=0.5)
+    assert_unchanged(snap)
+    assert torch.equal(h.edge_index, torch.tensor([[0, 1, 2, 0, 1, 2, 3, 4],
+                                                   [1, 2, 0, 0, 1, 2, 3, 4]]))
+    assert torch.equal(h.edge_weight, torch.tensor([2.0, 3.0, 4.0, 0.5, 5.0, 0.5, 7.0, 0.5],
+                                                   dtype=D))
+    # non-loop edges keep their features; every node has exactly one loop
+    assert torch.equal(h.edge_attr[:3], ea[[0, 2, 3]])
+    loops = h.edge_index[0] == h.edge_index[1]
+    assert torch.equal(h.edge_index[0, loops].sort().values, torch.arange(5))
+
+
+def test_add_remaining_self_loops_keeps_existing_loop_edge_attr():
+    # an existing loop keeps its weight, and its features with it; new loops get zeros
+    ei = torch.tensor([[0, 1], [1, 1]])
+    ea = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=D)
+    h = ops.add_remaining_self_loops(Graph(ei, 2, edge_attr=ea))
+    assert torch.equal(h.edge_index, torch.tensor([[0, 0, 1], [1, 0, 1]]))
+    assert torch.equal(h.edge_attr, torch.tensor([[1.0, 2.0], [0.0, 0.0], [3.0, 4.0]], dtype=D))
+    assert torch.equal(h.edge_weight, torch.ones(3))
+
+
+def dense_gcn_matrix(g: Graph) -> torch.Tensor:
+    """D^-1/2 Â D^-1/2 with Â = A whose diagonal is 1 where A has no loop (loops kept)."""
+    a = dense_adj(g, g.edge_weight)
+    has_loop = torch.zeros(g.num_nodes, dtype=torch.bool)
+    has_loop[g.edge_index[0, g.edge_index[0] == g.edge_index[1]]] = True
+    a = a + torch.diag((~has_loop).to(D))
+    d = a.sum(1)  # weighted in-degree (row = destination)
+    dis = d.pow(-0.5)
+    return dis.unsqueeze(1) * a * dis.unsqueeze(0)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("loops", [False, True])
+def test_gcn_norm_matches_dense(weighted, loops):
+    g = make_graph(n=7, e=16, loops=loops, dups=True, isolated=2, weight=weighted, seed=36)
+    snap = snapshot(g)
+    gh, w = ops.gcn_norm(g)
+    assert_unchanged(snap)
+    assert w.shape == (gh.num_edges,)
+    x = torch.randn(g.num_nodes, 3, generator=_gen(37), dtype=D)
+    torch.testing.assert_close(dense_adj(gh, w), dense_gcn_matrix(g), rtol=0, atol=1e-6)
+    torch.testing.assert_close(ops.spmm(gh, x, w.to(D)), dense_gcn_matrix(g) @ x,
+                               rtol=0, atol=1e-6)
+
+
+def test_gcn_norm_without_self_loops():
+    g = make_graph(loops=False, isolated=1, weight=True, seed=38)
+    gh, w = ops.gcn_norm(g, add_self_loops=False)
+    assert gh is g
+    a = dense_adj(g, g.edge_weight)
+    d = a.sum(1)
+    dis = torch.where(d > 0, d.pow(-0.5), torch.zeros_like(d))  # isolated nodes: 0, not inf
+    torch.testing.assert_close(dense_adj(g, w), dis.unsqueeze(1) * a * dis.unsqueeze(0),
+                               rtol=0, atol=1e-12)
+
+
+def test_gcn_norm_is_cached_per_graph():
+    g = make_graph(seed=39)
+    first = ops.gcn_norm(g)
+    second = ops.gcn_norm(g)
+    assert first[0] is second[0] and first[1] is second[1]
+    # a different graph (even an equal one) computes its own
+    g2 = Graph(g.edge_index.clone(), g.num_nodes)
+    assert ops.gcn_norm(g2)[1] is not first[1]
+    torch.testing.assert_close(ops.gcn_norm(g2)[1], first[1])
+    # the add_self_loops=False variant is a different cache entry
+    assert ops.gcn_norm(g, add_self_loops=False)[0] is g
+
+
+# --------------------------------------------------------------------------- to_dense_batch
+def test_to_dense_batch_matches_manual():
+    sizes = [3, 1, 4]
+    gs = [Graph(torch.zeros(2, 0, dtype=torch.long), n) for n in sizes]
+    b = batch(gs)
+    x = torch.randn(8, 2, generator=_gen(40), dtype=D)
+    snap = snapshot(b, x)
+    out, mask = ops.to_dense_batch(x, b, fill_value=-9.0)
+    assert_unchanged(snap)
+    assert out.shape == (3, 4, 2) and mask.shape == (3, 4) and mask.dtype == torch.bool
+    start = 0
+    for i, n in enumerate(sizes):
+        assert torch.equal(out[i, :n], x[start:start + n])
+        assert bool((out[i, n:] == -9.0).all())
+        assert mask[i].tolist() == [True] * n + [False] * (4 - n)
+        start += n
+    assert torch.equal(out[mask], x)  # the mask recovers the rows in order
+
+
+def test_to_dense_batch_single_graph_and_max_nodes():
+    g = Graph(torch.tensor([[0], [1]]), 3)
+    x = torch.randn(3, 2, dtype=D)
+    out, mask = ops.to_dense_batch(x, g, max_nodes=5)
+    assert out.shape == (1, 5, 2) and torch.equal(out[0, :3], x) and mask.sum() == 3
+    with pytest.raises(ValueError, match="max_nodes"):
+        ops.to_dense_batch(x, g, max_nodes=2)
+
+
+def test_to_dense_batch_gradient_flows_to_rows():
+    b = batch([Graph(torch.zeros(2, 0, dtype=torch.long), n) for n in (2, 3)])
+    x = torch.randn(5, 2, dtype=D, requires_grad=True)
+    assert gradcheck(lambda x: ops.to_dense_batch(x, b)[0], (x,))
