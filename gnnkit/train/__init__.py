@@ -1,0 +1,42 @@
+"""Small utilities shared by every task's trainer: metrics, early stopping, checkpoints,
+seeding, a progress bar and run directories. No callback framework: a trainer calls these."""
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .early_stopping import (
+    EARLY_STOPPING,
+    BestValAcc,
+    EarlyStopping,
+    GATStopping,
+    KipfStopping,
+    NoStopping,
+    StopDecision,
+    make_early_stopping,
+)
+from .metrics import accuracy, f1_score, macro_f1, micro_f1
+from .progress import Progress
+from .rundir import atomic_write_bytes, atomic_write_text, make_run_dir, write_csv, write_json
+from .seed import seed_everything
+
+__all__ = [
+    "EARLY_STOPPING",
+    "BestValAcc",
+    "EarlyStopping",
+    "GATStopping",
+    "KipfStopping",
+    "NoStopping",
+    "Progress",
+    "StopDecision",
+    "accuracy",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "f1_score",
+    "load_checkpoint",
+    "macro_f1",
+    "make_early_stopping",
+    "make_run_dir",
+    "micro_f1",
+    "save_checkpoint",
+    "seed_everything",
+    "write_csv",
+    "write_json",
+]
