@@ -404,8 +404,9 @@ class Graph:
         if adj.shape[0] != adj.shape[1]:
             raise GraphError(f"an adjacency matrix must be square, got shape {adj.shape}")
         coo = adj.tocoo()
-        ei = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-        w = torch.from_numpy(np.asarray(coo.data, dtype=np.float32))
+        keep = coo.data != 0  # explicitly stored zeros are not edges
+        ei = torch.from_numpy(np.vstack([coo.row[keep], coo.col[keep]]).astype(np.int64))
+        w = torch.from_numpy(np.asarray(coo.data[keep], dtype=np.float32))
         ew = None if bool((w == 1).all()) else w
         return cls(edge_index=ei, num_nodes=adj.shape[0], edge_weight=ew, **node_fields)
 

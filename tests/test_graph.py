@@ -354,6 +354,18 @@ def test_coalesce_without_edge_fields_and_bad_reduce():
         Graph(ei_((1, 0)), 2, edge_weight=torch.ones(1)).coalesce("prod")
 
 
+def test_transforms_of_a_graph_without_edges():
+    g = Graph(ei_(), 3, edge_weight=torch.zeros(0), edge_attr=torch.zeros(0, 2))
+    for h in (g.to_undirected(), g.coalesce("max"), g.remove_self_loops(),
+              g.subgraph(torch.tensor([2, 0]))):
+        assert h.edge_index.shape == (2, 0) and h.edge_weight.shape == (0,)
+        assert h.edge_attr.shape == (0, 2)
+    assert g.is_undirected() and not g.has_self_loops()
+    loops = g.add_self_loops(fill_value=2.0)
+    assert loops.edge_index.tolist() == [[0, 1, 2], [0, 1, 2]]
+    assert loops.edge_weight.tolist() == [2.0, 2.0, 2.0]
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_subgraph_matches_networkx_and_dense(seed):
     g = sample_graph(seed=seed, n=8, e=25)
@@ -514,6 +526,19 @@ def test_scipy_round_trip():
         Graph.from_scipy(sp.csr_matrix(np.ones((2, 3))))
     with pytest.raises(GraphError, match="scipy.sparse"):
         Graph.from_scipy(np.ones((2, 2)))
+
+
+def test_scipy_explicit_zeros_are_not_edges():
+    # A[i, j] != 0 means an edge: a stored zero must not become a (weight-0) edge, which
+    # would still count as a neighbour for mean aggregation and attention
+    a = sp.csr_matrix((np.array([1.0, 0.0, 2.0]), (np.array([0, 1, 2]), np.array([1, 0, 0]))),
+                      shape=(3, 3))
+    assert a.nnz == 3
+    g = Graph.from_scipy(a)
+    assert g.edge_index.tolist() == [[0, 2], [1, 0]] and g.edge_weight.tolist() == [1.0, 2.0]
+    assert a.nnz == 3  # the input is left alone
+    coo = a.tocoo()
+    assert Graph.from_scipy(coo).num_edges == 2 and coo.nnz == 3
 
 
 def test_networkx_directed_round_trip_with_weights():

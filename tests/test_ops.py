@@ -419,6 +419,43 @@ def test_multihead_spmm_no_edges():
     assert out.shape == (4, 2, 3) and bool((out == 0).all())
 
 
+# --------------------------------------------------------------------------- gather_src/dst
+@pytest.mark.parametrize("name", list(GRAPHS))
+@pytest.mark.parametrize("trailing", [(), (2,), (2, 3)])
+def test_gather_src_dst_match_indexing_in_csr_order(name, trailing):
+    g = make_graph(**GRAPHS[name], seed=44)
+    t = torch.randn((g.num_nodes,) + trailing, generator=_gen(45), dtype=D)
+    snap = snapshot(g, t)
+    perm = g.csr[2]
+    src, dst = g.edge_index[0, perm], g.edge_index[1, perm]  # CSR order
+    torch.testing.assert_close(ops.gather_src(g, t), t[src], rtol=0, atol=0)
+    torch.testing.assert_close(ops.gather_dst(g, t), t[dst], rtol=0, atol=0)
+    assert_unchanged(snap)
+    # the custom backward (segment sums) equals indexing's scatter-add
+    up = torch.randn((g.num_edges,) + trailing, generator=_gen(46), dtype=D)
+    for op, idx in ((ops.gather_src, src), (ops.gather_dst, dst)):
+        tt = t.clone().requires_grad_(True)
+        (gt,) = torch.autograd.grad((op(g, tt) * up).sum(), tt)
+        ref = torch.zeros_like(t).index_add_(0, idx, up)
+        torch.testing.assert_close(gt, ref, rtol=0, atol=1e-12)
+
+
+def test_gather_gradcheck():
+    g = make_graph(seed=47)
+    t = torch.randn(g.num_nodes, 2, generator=_gen(48), dtype=D, requires_grad=True)
+    assert gradcheck(lambda t: ops.gather_src(g, t), (t,))
+    assert gradcheck(lambda t: ops.gather_dst(g, t), (t,))
+
+
+@pytest.mark.parametrize("op", ["gather_src", "gather_dst"])
+def test_gather_no_edges(op):
+    t = torch.randn(4, 2, dtype=D, requires_grad=True)
+    out = getattr(ops, op)(_graph_no_edges(), t)
+    assert out.shape == (0, 2)
+    (gt,) = torch.autograd.grad(out.sum(), t)
+    assert gt.shape == (4, 2) and bool((gt == 0).all())
+
+
 # --------------------------------------------------------------------------- self-loops, gcn_norm
 def test_add_remaining_self_loops_keeps_existing_loop_weight():
     ei = torch.tensor([[0, 1, 1, 2, 3], [1, 1, 2, 0, 3]])  # loops on 1 (w 5) and 3 (w 7)

@@ -42,6 +42,10 @@ FACTORIES = {
     "sage-lstm-norm": lambda: SAGEConv(F_IN, 4, "lstm", normalize=True),
     "sage-gcn": lambda: SAGEConv(F_IN, 4, "gcn"),
     "sage-gcn-norm": lambda: SAGEConv(F_IN, 4, "gcn", normalize=True),
+    # F_out < F_in: the linear aggregators project before aggregating
+    "sage-mean-narrow": lambda: SAGEConv(F_IN, 2, "mean"),
+    "sage-gcn-narrow": lambda: SAGEConv(F_IN, 2, "gcn", normalize=True),
+    "sage-mean-narrow-nobias": lambda: SAGEConv(F_IN, 2, "mean", bias=False),
     "gat-concat": lambda: GATConv(F_IN, 2, num_heads=3),
     "gat-mean": lambda: GATConv(F_IN, 2, num_heads=2, concat=False),
     "gat-edge": lambda: GATConv(F_IN, 2, num_heads=2, edge_dim=F_E),

@@ -1,0 +1,105 @@
+"""gnnkit.nn.functional.dropout: inverted dropout with 16-bit masks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gnnkit.nn.functional import dropout
+
+
+def test_identity_when_not_training_or_p_zero():
+    x = torch.randn(5, 3)
+    assert dropout(x, 0.5, training=False) is x
+    assert dropout(x, 0.0) is x
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5])
+def test_rejects_bad_p(p):
+    with pytest.raises(ValueError, match="dropout probability"):
+        dropout(torch.ones(3), p)
+
+
+def test_p_one_drops_everything():
+    x = torch.randn(7, 2, requires_grad=True)
+    y = dropout(x, 1.0)
+    assert bool((y == 0).all())
+    (g,) = torch.autograd.grad(y.sum(), x)
+    assert bool((g == 0).all())
+
+
+@pytest.mark.parametrize("p,dtype", [(0.1, torch.float32), (0.6, torch.float64),
+                                     (0.9, torch.float32)])
+def test_rate_scale_and_unbiased(p, dtype):
+    torch.manual_seed(0)
+    n = 100_000
+    x = torch.rand(n, dtype=dtype) + 0.5
+    y = dropout(x, p)
+    assert y.dtype == dtype and y.shape == x.shape
+    kept = y != 0
+    # survivors are scaled by 1 / (1 - p) (p rounded to a multiple of 2^-16)
+    torch.testing.assert_close(y[kept] / x[kept], torch.full_like(x[kept], 1 / (1 - p)),
+                               rtol=2e-4, atol=0)
+    # drop rate p (5 standard deviations), and E[y] = x
+    sd = (p * (1 - p) / n) ** 0.5
+    assert abs((~kept).float().mean().item() - p) < 5 * sd
+    ones = dropout(torch.ones(n, dtype=dtype), p)
+    assert abs(ones.mean().item() - 1.0) < 5 * sd / (1 - p)
+
+
+def test_mask_bits_are_independent_across_positions():
+    # the mask packs four 16-bit draws per 64-bit word: every lane, and neighbouring lanes
+    # jointly, must behave like independent Bernoulli(1 - p) draws
+    torch.manual_seed(1)
+    p, n = 0.5, 200_000
+    keep = dropout(torch.ones(n), p) != 0
+    sd = (p * (1 - p) / (n / 4)) ** 0.5
+    for lane in range(4):
+        assert abs(keep[lane::4].float().mean().item() - (1 - p)) < 5 * sd
+    both = (keep[:-1] & keep[1:]).float().mean().item()
+    assert abs(both - (1 - p) ** 2) < 0.01
+
+
+def test_gradient_is_mask_times_scale():
+    torch.manual_seed(2)
+    x = torch.randn(50, 4, dtype=torch.float64, requires_grad=True)
+    y = dropout(x, 0.25)
+    up = torch.randn(50, 4, dtype=torch.float64)
+    (g,) = torch.autograd.grad((y * up).sum(), x)
+    scale = y.detach()[y != 0] / x.detach()[y != 0]
+    torch.testing.assert_close(g, up * (y != 0) * scale.mean(), rtol=1e-12, atol=0)
+
+
+def test_reproducible_from_seed_and_generator():
+    x = torch.randn(1000)
+    torch.manual_seed(3)
+    a = dropout(x, 0.5)
+    torch.manual_seed(3)
+    assert torch.equal(a, dropout(x, 0.5))
+    assert not torch.equal(a, dropout(x, 0.5))
+    g1, g2 = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    assert torch.equal(dropout(x, 0.5, generator=g1), dropout(x, 0.5, generator=g2))
+    # an explicit generator leaves the global one alone
+    torch.manual_seed(5)
+    dropout(x, 0.5, generator=torch.Generator().manual_seed(6))
+    after = torch.rand(3)
+    torch.manual_seed(5)
+    assert torch.equal(after, torch.rand(3))
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (1,), (3, 5), (2, 3, 5)])
+def test_shapes_and_non_contiguous_input(shape):
+    x = torch.randn(shape)
+    y = dropout(x, 0.5)
+    assert y.shape == x.shape
+    assert bool(((y == 0) | torch.isclose(y, 2 * x)).all())
+    xt = torch.randn(5, 3).t()  # non-contiguous
+    yt = dropout(xt, 0.5)
+    assert yt.shape == (3, 5) and bool(((yt == 0) | torch.isclose(yt, 2 * xt)).all())
+
+
+def test_input_not_modified():
+    x = torch.randn(100)
+    ref = x.clone()
+    dropout(x, 0.7)
+    assert torch.equal(x, ref)
