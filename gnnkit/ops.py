@@ -419,24 +419,28 @@ def add_remaining_self_loops(g: Graph, fill_value: float = 1.0) -> Graph:
     return g._derive(edge_index=ei, edge_weight=torch.cat([w[keep], loop_w]), edge_attr=ea)
 
 
-def gcn_norm(g: Graph, add_self_loops: bool = True) -> tuple[Graph, Tensor]:
+def gcn_norm(g: Graph, add_self_loops: bool = True,
+             dtype: torch.dtype | None = None) -> tuple[Graph, Tensor]:
     """Kipf & Welling's renormalisation: w_ij = a_ij / sqrt(d_i d_j) on A + I.
 
     Returns the graph the weights belong to (with self-loops added as in
     :func:`add_remaining_self_loops` when ``add_self_loops``) and the weights ``[E']`` in its
-    COO order; d is the weighted in-degree including the loop. Cached per graph, so it is
-    computed once however many layers or epochs use it.
+    COO order; d is the weighted in-degree including the loop. The weights are computed in
+    ``dtype`` (default: that of ``g.edge_weight``, else float32). Cached per graph and dtype,
+    so it is computed once however many layers or epochs use it.
     """
     def build() -> tuple[Graph, Tensor]:
         gh = add_remaining_self_loops(g) if add_self_loops else g
         w = gh.edge_weight if gh.edge_weight is not None else torch.ones(
             gh.num_edges, device=g.device)
+        if dtype is not None:
+            w = w.to(dtype)
         src, dst = gh.edge_index
         deg = degree(dst, gh.num_nodes, w)
         dis = deg.pow(-0.5).masked_fill_(deg == 0, 0.0)
         return gh, dis[src] * w * dis[dst]
 
-    return _cached(g, ("gcn_norm", add_self_loops), build)
+    return _cached(g, ("gcn_norm", add_self_loops, dtype), build)
 
 
 def gat_graph(g: Graph) -> Graph:

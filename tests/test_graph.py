@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -368,6 +367,7 @@ def test_transforms_of_a_graph_without_edges():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_subgraph_matches_networkx_and_dense(seed):
+    nx = pytest.importorskip("networkx")
     g = sample_graph(seed=seed, n=8, e=25)
     g = g.replace(edge_index=torch.cat([g.edge_index, ei_((5, 5))], 1),
                   edge_weight=torch.cat([g.edge_weight, torch.tensor([9.0], dtype=D)]),
@@ -542,6 +542,7 @@ def test_scipy_explicit_zeros_are_not_edges():
 
 
 def test_networkx_directed_round_trip_with_weights():
+    nx = pytest.importorskip("networkx")
     d = nx.DiGraph()
     d.add_nodes_from(["a", "b", "c", "d"])  # 'd' isolated, kept
     d.add_weighted_edges_from([("a", "b", 0.5), ("b", "c", 2.0), ("c", "a", 1.5), ("b", "b", 3)])
@@ -557,6 +558,7 @@ def test_networkx_directed_round_trip_with_weights():
 
 
 def test_networkx_undirected_gives_both_directions():
+    nx = pytest.importorskip("networkx")
     u = nx.Graph()
     u.add_nodes_from(range(4))
     u.add_edges_from([(0, 1), (1, 2), (2, 2)])

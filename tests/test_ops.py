@@ -504,10 +504,16 @@ def test_gcn_norm_matches_dense(weighted, loops):
     gh, w = ops.gcn_norm(g)
     assert_unchanged(snap)
     assert w.shape == (gh.num_edges,)
-    x = torch.randn(g.num_nodes, 3, generator=_gen(37), dtype=D)
+    assert w.dtype == (D if weighted else torch.float32)  # the edge weights' dtype by default
     torch.testing.assert_close(dense_adj(gh, w), dense_gcn_matrix(g), rtol=0, atol=1e-6)
-    torch.testing.assert_close(ops.spmm(gh, x, w.to(D)), dense_gcn_matrix(g) @ x,
-                               rtol=0, atol=1e-6)
+    # computed in the dtype asked for: float64 to float64 precision
+    gh64, w64 = ops.gcn_norm(g, dtype=D)
+    assert w64.dtype == D
+    x = torch.randn(g.num_nodes, 3, generator=_gen(37), dtype=D)
+    torch.testing.assert_close(dense_adj(gh64, w64), dense_gcn_matrix(g), rtol=0, atol=1e-12)
+    torch.testing.assert_close(ops.spmm(gh64, x, w64), dense_gcn_matrix(g) @ x,
+                               rtol=0, atol=1e-12)
+    assert ops.gcn_norm(g, dtype=torch.float32)[1].dtype == torch.float32
 
 
 def test_gcn_norm_without_self_loops():
@@ -530,8 +536,10 @@ def test_gcn_norm_is_cached_per_graph():
     g2 = Graph(g.edge_index.clone(), g.num_nodes)
     assert ops.gcn_norm(g2)[1] is not first[1]
     torch.testing.assert_close(ops.gcn_norm(g2)[1], first[1])
-    # the add_self_loops=False variant is a different cache entry
+    # the add_self_loops=False variant and other dtypes are different cache entries
     assert ops.gcn_norm(g, add_self_loops=False)[0] is g
+    w64 = ops.gcn_norm(g, dtype=D)[1]
+    assert w64 is ops.gcn_norm(g, dtype=D)[1] and w64 is not first[1] and w64.dtype == D
 
 
 # --------------------------------------------------------------------------- to_dense_batch

@@ -53,11 +53,10 @@ class GCNConv(nn.Module):
 
     def forward(self, x: Tensor, g: Graph) -> Tensor:
         if self.normalize:
-            gh, w = ops.gcn_norm(g, self.add_self_loops)   # [E'] cached per graph
+            gh, w = ops.gcn_norm(g, self.add_self_loops, x.dtype)   # [E'] cached per graph
         else:
             gh, w = g, g.edge_weight
-        if w is not None:
-            w = w.to(x.dtype)  # gcn_norm's weights are float32 when g has no edge_weight
+            w = None if w is None else w.to(x.dtype)
         if self.out_dim <= self.in_dim:
             out = ops.spmm(gh, x @ self.weight, w)          # [N, F_out]
         else:

@@ -294,6 +294,19 @@ def test_shape_and_dense_reference(name, kind):
     assert_unchanged(g, x, snap)
 
 
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("gcn")])
+def test_gcn_float64_without_edge_weight(name):
+    # gcn_norm's weights default to float32 when the graph has no edge_weight; a float64
+    # layer must still work (it raised a dtype mismatch in the sparse product) and keep
+    # float64 precision (casting float32 weights up leaves errors of ~1e-7)
+    layer = make_layer(name)
+    g, x = make_graph("random", seed=14)
+    g = Graph(g.edge_index, g.num_nodes)
+    torch.testing.assert_close(layer(x, g), ref_gcn(layer, x, g), **TOL)
+    xg = x.clone().requires_grad_(True)
+    assert gradcheck(lambda x: layer(x, g), (xg,))
+
+
 def test_homogeneous_graphs_are_homogeneous():
     # guard for the LSTM tests: every node's in-neighbours share one feature vector
     for kind in KINDS:
