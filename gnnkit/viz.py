@@ -1,0 +1,117 @@
+"""Figures of a run: learning curves and a t-SNE of node embeddings (matplotlib, Agg backend).
+
+Optional dependencies: ``pip install gnnkit[viz]`` (matplotlib and scikit-learn). Trainers do
+not import this module; ``run_seeds`` calls it only when figures are asked for, after
+:func:`require` has checked the dependencies before any training.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from torch import Tensor
+
+from .train.rundir import atomic_write_bytes
+
+__all__ = ["MissingDependencyError", "plot_learning_curves", "plot_tsne", "require"]
+
+
+class MissingDependencyError(ImportError):
+    """An optional dependency is missing; the message says what to install."""
+
+
+def require() -> None:
+    """Raise :class:`MissingDependencyError` unless matplotlib and scikit-learn import."""
+    missing = []
+    for mod in ("matplotlib", "sklearn"):
+        try:
+            __import__(mod)
+        except ImportError:
+            missing.append({"sklearn": "scikit-learn"}.get(mod, mod))
+    if missing:
+        raise MissingDependencyError(
+            f"figures need {' and '.join(missing)}: pip install gnnkit[viz]")
+
+
+def _pyplot():
+    require()
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # files only; never opens a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=120,
+                bbox_inches="tight")
+    fig.clf()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_learning_curves(history: Sequence[Mapping[str, float]], path: str | os.PathLike,
+                         title: str = "") -> Path:
+    """Training and validation loss (left) and validation accuracy (right) per epoch, one line
+    per seed. ``history`` rows carry ``seed, epoch, train_loss, val_loss, val_acc``."""
+    plt = _pyplot()
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    seeds = sorted({int(r["seed"]) for r in history})
+    for i, s in enumerate(seeds):
+        rows = [r for r in history if int(r["seed"]) == s]
+        ep = [r["epoch"] for r in rows]
+        first = i == 0  # one legend entry per curve, not per seed
+        ax_loss.plot(ep, [r["train_loss"] for r in rows], color="C0", alpha=0.6,
+                     label="train loss" if first else None)
+        ax_loss.plot(ep, [r["val_loss"] for r in rows], color="C1", alpha=0.6,
+                     label="validation loss" if first else None)
+        ax_acc.plot(ep, [r["val_acc"] for r in rows], color="C2", alpha=0.6,
+                    label="validation accuracy" if first else None)
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("cross-entropy")
+    ax_loss.legend()
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy")
+    ax_acc.legend()
+    if title:
+        fig.suptitle(f"{title} ({len(seeds)} seed{'s' if len(seeds) != 1 else ''})")
+    return _save(fig, path)
+
+
+def plot_tsne(embeddings: Tensor, labels: Tensor, path: str | os.PathLike, seed: int = 0,
+              title: str = "", threads: int | None = None) -> Path:
+    """2-D t-SNE (scikit-learn, PCA init, ``random_state=seed``) of ``embeddings`` [N, D],
+    points coloured by ``labels`` [N]. ``threads`` caps the OpenMP/BLAS threads t-SNE uses."""
+    plt = _pyplot()
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+    z = embeddings.detach().cpu().double().numpy()
+    y = labels.detach().cpu().numpy()
+    n = z.shape[0]
+    if n < 3:
+        raise ValueError(f"t-SNE needs at least 3 points, got {n}")
+    tsne = TSNE(n_components=2, init="pca", random_state=seed, perplexity=min(30.0, (n - 1) / 3))
+    with threadpool_limits(threads):
+        xy = tsne.fit_transform(z)  # [N, 2]
+    fig, ax = plt.subplots(figsize=(6, 6))
+    classes = np.unique(y)
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    for i, c in enumerate(classes):
+        m = y == c
+        ax.scatter(xy[m, 0], xy[m, 1], s=4, color=cmap(i % cmap.N), label=str(c))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if len(classes) <= 20:
+        ax.legend(title="class", markerscale=3, fontsize="small", loc="best")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
