@@ -182,19 +182,14 @@ def _parse_scalar(base: type, text: str) -> Any:
 
 
 def parse_flag(ft: FieldType, text: str) -> Any:
-    """Parse one command-line string into the field's type (bools use --x/--no-x instead)."""
+    """Parse one command-line string into the field's type (bools are --x/--no-x flags)."""
+    if ft.base is bool:
+        raise TypeError("bool fields are flags (--x / --no-x), not values")
     if ft.optional and ft.base is not str and text.strip().lower() in ("none", "null"):
         return None
     if ft.base is tuple:
         parts = [p.strip() for p in text.split(",") if p.strip()]
         return tuple(_parse_scalar(ft.elem, p) for p in parts)
-    if ft.base is bool:  # only reachable through config_from_strings-like uses
-        low = text.strip().lower()
-        if low in ("true", "1", "yes", "on"):
-            return True
-        if low in ("false", "0", "no", "off"):
-            return False
-        raise ValueError(f"expected true or false, got {text!r}")
     value = _parse_scalar(ft.base, text)
     if ft.choices is not None and value not in ft.choices:
         raise ValueError(f"invalid choice {text!r} (choose from "
@@ -345,14 +340,13 @@ def save_toml(cfg: Any, path: str | os.PathLike, header: str | None = None) -> P
 
 
 # --------------------------------------------------------------------------- argparse
-def _flag_type(ft: FieldType, name: str):
+def _flag_type(ft: FieldType):
     def convert(text: str) -> Any:
         try:
             return parse_flag(ft, text)
-        except ValueError as exc:
+        except ValueError as exc:  # argparse prints this message as is
             raise argparse.ArgumentTypeError(str(exc)) from None
 
-    convert.__name__ = ft.describe()  # argparse shows it in "invalid <name> value" messages
     return convert
 
 
@@ -394,5 +388,5 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type,
             shown_default = default
         if shown_default is not None or "default:" not in help_:  # else the help explains it
             help_ += f" (default: {'none' if shown_default is None else shown_default})"
-        parser.add_argument(flag, dest=f.name, type=_flag_type(ft, f.name), metavar=metavar,
+        parser.add_argument(flag, dest=f.name, type=_flag_type(ft), metavar=metavar,
                             default=argparse.SUPPRESS, help=help_.replace("%", "%%"))

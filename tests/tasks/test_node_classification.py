@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from gnnkit.config import ConfigError, config_from_dict, load_toml
+from gnnkit.config import ConfigError
 from gnnkit.datasets import csbm
 from gnnkit.tasks import NodeConfig, make_config
 from gnnkit.tasks.node_classification import (
     build_model,
     evaluate,
     l2_penalty,
+    load_run_config,
     make_optimizer,
     prepare,
     run,
@@ -196,7 +197,7 @@ def test_run_directory(small, tmp_path):
         "checkpoints", "config.toml", "embeddings.pt", "history.csv", "metrics.json"]
 
     # the resolved config is saved and is itself a valid preset
-    assert config_from_dict(NodeConfig, load_toml(rd / "config.toml")) == cfg
+    assert load_run_config(rd) == cfg
 
     metrics = json.loads((rd / "metrics.json").read_text())
     runs = metrics["runs"]
@@ -264,6 +265,9 @@ def test_config_validation():
         NodeConfig(device="tpu:x")
     with pytest.raises(ConfigError, match="unknown model 'mlp'"):
         run_seeds(replace(NodeConfig(), model="mlp"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            prepare(csbm(num_nodes=30, num_classes=2), "cuda")
 
 
 # ----------------------------------------------------------------------------- real data
