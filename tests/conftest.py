@@ -20,6 +20,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import torch
+
+# Test problems are tiny: one thread is faster than two (no OpenMP spin-waits) and gives the
+# same numbers on every machine.
+torch.set_num_threads(1)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
