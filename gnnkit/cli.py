@@ -172,6 +172,8 @@ def _cmd_train(ns: argparse.Namespace) -> int:
     if ns.json:
         out = {k: v for k, v in res.items() if k != "runs"}
         print(json.dumps(_jsonable(out), allow_nan=False))
+    elif task.table is not None:
+        task.table(cfg, res)
     else:
         _print_table(cfg, res)
     return 0

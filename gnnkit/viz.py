@@ -17,7 +17,8 @@ from torch import Tensor
 
 from .train.rundir import atomic_write_bytes
 
-__all__ = ["MissingDependencyError", "plot_learning_curves", "plot_tsne", "require"]
+__all__ = ["MissingDependencyError", "plot_assignment_matrix", "plot_learning_curves",
+           "plot_memory_clusters", "plot_tsne", "require"]
 
 
 class MissingDependencyError(ImportError):
@@ -114,4 +115,56 @@ def plot_tsne(embeddings: Tensor, labels: Tensor, path: str | os.PathLike, seed:
         ax.legend(title="class", markerscale=3, fontsize="small", loc="best")
     if title:
         ax.set_title(title)
+    return _save(fig, path)
+
+
+def _layout(edge_index: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Node positions [n, 2]: networkx's spring layout when installed, else a circle."""
+    try:
+        import networkx as nx
+    except ImportError:
+        t = 2 * np.pi * np.arange(n) / max(n, 1)
+        return np.stack([np.cos(t), np.sin(t)], 1)
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(edge_index.T.tolist())
+    pos = nx.spring_layout(g, seed=seed)
+    return np.array([pos[i] for i in range(n)])
+
+
+def plot_memory_clusters(graph, assignment: Tensor, path: str | os.PathLike,
+                         title: str = "memory-layer clusters", seed: int = 0) -> Path:
+    """A graph with each node coloured by its most likely memory key (argmax_j C_ij);
+    marker size grows with the assignment's confidence max_j C_ij.
+
+    ``graph``: one :class:`gnnkit.Graph` with n nodes; ``assignment``: C [n, K].
+    """
+    plt = _pyplot()
+    C = assignment.detach().cpu().double().numpy()
+    ei = graph.edge_index.cpu().numpy()
+    pos = _layout(ei, graph.num_nodes, seed)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for s, d in ei.T:
+        ax.plot(*pos[[s, d]].T, color="0.75", lw=0.6, zorder=1)
+    cluster = C.argmax(1)
+    sc = ax.scatter(pos[:, 0], pos[:, 1], c=cluster, cmap="tab10", vmin=0,
+                    vmax=max(9, C.shape[1] - 1), s=20 + 80 * C.max(1), zorder=2,
+                    edgecolors="k", linewidths=0.3)
+    fig.colorbar(sc, ax=ax, label="key (argmax of C)")
+    ax.set_title(title)
+    ax.set_axis_off()
+    return _save(fig, path)
+
+
+def plot_assignment_matrix(assignment: Tensor, path: str | os.PathLike,
+                           title: str = "assignment matrix C (nodes x keys)") -> Path:
+    """Heat map of a memory layer's assignment matrix C [n, K] (rows sum to 1)."""
+    plt = _pyplot()
+    C = assignment.detach().cpu().double().numpy()
+    fig, ax = plt.subplots(figsize=(max(3.0, 0.4 * C.shape[1] + 2), max(3.0, 0.12 * C.shape[0] + 1)))
+    im = ax.imshow(C, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    fig.colorbar(im, ax=ax, label="C_ij")
+    ax.set_xlabel("key j")
+    ax.set_ylabel("node i")
+    ax.set_title(title)
     return _save(fig, path)

@@ -30,6 +30,7 @@ class Task:
     models: Callable[[], Mapping[str, type]]     # the model registry (imported lazily)
     preset_prefix: str = ""
     help: str = ""
+    table: Callable[[Any, dict], None] | None = None   # prints a result table (CLI)
 
     def default(self, key: str) -> Any:
         return next(f.default for f in fields(self.config_cls) if f.name == key)
@@ -64,6 +65,37 @@ register_task(Task(
     run=node_classification.run_seeds,
     models=_node_models,
     help="node classification (GCN, GAT, GraphSAGE on Planetoid and synthetic graphs)",
+))
+
+
+def _graph_models() -> Mapping[str, type]:
+    from ..models.memory import GRAPH_MODELS
+
+    return GRAPH_MODELS
+
+
+def _graph_run(cfg: Any, log: Callable[[str], None] | None = None) -> dict:
+    from .graph_prediction import run_folds
+
+    return run_folds(cfg, log=log)
+
+
+def _graph_table(cfg: Any, res: dict) -> None:
+    from .graph_prediction import print_table
+
+    print_table(cfg, res)
+
+
+from .graph_prediction import GraphConfig  # noqa: E402 - light import (no models)
+
+register_task(Task(
+    name="graph",
+    config_cls=GraphConfig,
+    run=_graph_run,
+    models=_graph_models,
+    preset_prefix="graph_",
+    help="graph classification with memory layers (GMN, MemGNN on TU data sets)",
+    table=_graph_table,
 ))
 
 

@@ -1,0 +1,183 @@
+"""Graph-level models built on the memory layer (Khasahmadi et al., ICLR 2020): GMN and MemGNN.
+
+Both map a batch of graphs to one prediction per graph and return the assignment matrices of
+their memory layers (for the clustering loss and for figures):
+
+    model(g) -> (out [B, out_dim], [(C_1 [B, N, K_1], mask_1 [B, N]), (C_2 [B, K_1, K_2], None),
+    ...])
+
+Keys are parameters named ``*.keys``; :meth:`key_parameters` / :meth:`other_parameters` split
+them for the two optimisers of the training schedule (gnnkit.tasks.graph_prediction).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import ops
+from ..graph import Graph
+from ..nn.gat import GATConv
+from ..nn.memory import MemoryLayer, memory_kl_loss
+
+__all__ = ["GMN", "GRAPH_MODELS", "MemGNN", "register_graph_model", "rwr_features"]
+
+GRAPH_MODELS: dict[str, type[nn.Module]] = {}
+
+
+def register_graph_model(name: str):  # noqa: ANN201
+    """Class decorator adding a model to :data:`GRAPH_MODELS`; duplicate names are errors."""
+    def deco(cls: type[nn.Module]) -> type[nn.Module]:
+        if name in GRAPH_MODELS:
+            raise ValueError(f"graph model {name!r} is already registered")
+        GRAPH_MODELS[name] = cls
+        return cls
+    return deco
+
+
+def rwr_features(g: Graph, dim: int, c: float = 0.1) -> Tensor:
+    """GMN's topological embedding of one graph: each row of ``ops.rwr(g, c)`` sorted in
+    descending order, then zero-padded (or truncated) to ``dim`` columns. [n] -> [n, dim].
+
+    Sorting makes the rows independent of the node order (the embedding is permutation
+    equivariant); ``dim`` is the data set's largest graph size (paper), so nothing is cut.
+    """
+    r = ops.rwr(g, c).sort(dim=1, descending=True).values              # [n, n]
+    n = g.num_nodes
+    if n >= dim:
+        return r[:, :dim].contiguous()
+    return torch.cat([r, r.new_zeros(n, dim - n)], 1)                  # [n, dim]
+
+
+class _MemoryStack(nn.Module):
+    """Memory layers on a dense batch, then a linear head on the mean of the last keys."""
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_keys: tuple[int, ...],
+                 num_heads: int, tau: float, dropout: float, negative_slope: float) -> None:
+        super().__init__()
+        dims = [in_dim] + [hidden_dim] * len(num_keys)
+        self.memory = nn.ModuleList(
+            MemoryLayer(dims[i], dims[i + 1], k, num_heads, tau, negative_slope)
+            for i, k in enumerate(num_keys))
+        self.head = nn.Linear(hidden_dim, out_dim)
+        self.dropout = dropout
+
+    def run_memory(self, q: Tensor, g: Graph) -> tuple[Tensor, list[tuple[Tensor, Tensor | None]]]:
+        h, mask = ops.to_dense_batch(q, g)                               # [B, N, F], [B, N]
+        assignments = []
+        for layer in self.memory:
+            h = F.dropout(h, self.dropout, self.training)
+            h, C = layer(h, mask)                                        # [B, K, D], [B, N, K]
+            assignments.append((C, mask))
+            mask = None                                                  # K real nodes
+        out = self.head(h.mean(1))                                       # [B, out_dim]
+        return out, assignments
+
+    def key_parameters(self) -> list[nn.Parameter]:
+        return [m.keys for m in self.memory]
+
+    def other_parameters(self) -> list[nn.Parameter]:
+        keys = {id(p) for p in self.key_parameters()}
+        return [p for p in self.parameters() if id(p) not in keys]
+
+    @staticmethod
+    def kl_loss(assignments: list[tuple[Tensor, Tensor | None]], reduction: str = "mean"
+                ) -> Tensor:
+        """Sum over memory layers of KL(P || C) (a single-key layer contributes 0)."""
+        return sum(memory_kl_loss(C, m, reduction) for C, m in assignments)
+
+    def memory_layers(self) -> list[MemoryLayer]:
+        return list(self.memory)
+
+
+@register_graph_model("gmn")
+class GMN(_MemoryStack):
+    r"""Graph Memory Network (Khasahmadi et al., ICLR 2020, Sec. 3.2).
+
+    Input ``g.x = [S || X]``: the first ``topo_dim`` columns are the RWR embedding S
+    (:func:`rwr_features`), the rest the node features X. Query network:
+
+        paper:       Q0 = LeakyReLU( [LeakyReLU(S W0) || X] W1 )
+        two_branch:  Q0 = [ LeakyReLU(LeakyReLU(X Wa) Wb) || LeakyReLU(S Ws) ]
+                     (the official code: X -> hidden -> hidden/2, S -> ``topo_hidden``)
+
+    then memory layers with ``num_keys`` keys each (default 10, then 1) and a linear head on
+    the last layer's output (averaged over its keys).
+
+    Shapes: g batch of B graphs, x [N, topo_dim + in_dim] -> out [B, out_dim], assignments.
+    Differences from the paper: the head is one linear layer; dropout before each layer.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, topo_dim: int, hidden_dim: int = 64,
+                 num_keys: tuple[int, ...] = (10, 1), num_heads: int = 5, tau: float = 1.0,
+                 dropout: float = 0.1, query: str = "paper", topo_hidden: int = 16,
+                 negative_slope: float = 0.2) -> None:
+        if query not in ("paper", "two_branch"):
+            raise ValueError(f"query must be 'paper' or 'two_branch', got {query!r}")
+        q_dim = hidden_dim if query == "paper" else hidden_dim // 2 + topo_hidden
+        super().__init__(q_dim, hidden_dim, out_dim, tuple(num_keys), num_heads, tau, dropout,
+                         negative_slope)
+        self.in_dim, self.topo_dim, self.query = in_dim, topo_dim, query
+        self.slope = negative_slope
+        if query == "paper":
+            self.w0 = nn.Linear(topo_dim, hidden_dim)
+            self.w1 = nn.Linear(hidden_dim + in_dim, hidden_dim)
+        else:
+            self.wa = nn.Linear(in_dim, hidden_dim)
+            self.wb = nn.Linear(hidden_dim, hidden_dim // 2)
+            self.ws = nn.Linear(topo_dim, topo_hidden)
+
+    def queries(self, g: Graph) -> Tensor:
+        s, x = g.x[:, :self.topo_dim], g.x[:, self.topo_dim:]           # [N, T], [N, F]
+        act = lambda t: F.leaky_relu(t, self.slope)  # noqa: E731
+        drop = lambda t: F.dropout(t, self.dropout, self.training)  # noqa: E731
+        if self.query == "paper":
+            return act(self.w1(torch.cat([act(self.w0(drop(s))), x], 1)))   # [N, D]
+        hx = act(self.wb(drop(act(self.wa(drop(x))))))                     # [N, D/2]
+        return torch.cat([hx, act(self.ws(drop(s)))], 1)                   # [N, D/2 + T_h]
+
+    def forward(self, g: Graph) -> tuple[Tensor, list]:
+        return self.run_memory(self.queries(g), g)
+
+
+@register_graph_model("memgnn")
+class MemGNN(_MemoryStack):
+    r"""Memory-based GNN (Khasahmadi et al., ICLR 2020, Sec. 3.3): e-GAT query network, then
+    memory layers.
+
+        e_ij = LeakyReLU( a_dst . W_n h_i + a_src . W_n h_j + a_e . W_e h_(j->i) )   (e-GAT)
+        h'_i = ELU( ||_k sum_j alpha_ij^k W_n^k h_j )
+
+    ``num_gnn_layers`` e-GAT layers (:class:`GATConv` with ``edge_dim``; a plain GAT when the
+    data has no edge features), each with ``num_gnn_heads`` heads concatenated, then memory
+    layers (default 10 then 1 keys) and a linear head.
+
+    Shapes: g batch of B graphs with x [N, in_dim] (edge_attr [E, edge_dim]) -> out [B, out_dim].
+    Differences from the paper: the e-GAT edge term is a_e . W_e h_(j->i) with W_e a linear map
+    of the edge features (no edge-state update between layers).
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, edge_dim: int | None = None,
+                 hidden_dim: int = 64, num_gnn_layers: int = 2, num_gnn_heads: int = 4,
+                 num_keys: tuple[int, ...] = (10, 1), num_heads: int = 5, tau: float = 1.0,
+                 dropout: float = 0.1, negative_slope: float = 0.2) -> None:
+        super().__init__(hidden_dim, hidden_dim, out_dim, tuple(num_keys), num_heads, tau,
+                         dropout, negative_slope)
+        if hidden_dim % num_gnn_heads:
+            raise ValueError(f"hidden_dim ({hidden_dim}) must be divisible by num_gnn_heads "
+                             f"({num_gnn_heads})")
+        dims = [in_dim] + [hidden_dim] * num_gnn_layers
+        self.gnn = nn.ModuleList(
+            GATConv(dims[i], hidden_dim // num_gnn_heads, num_gnn_heads, concat=True,
+                    edge_dim=edge_dim) for i in range(num_gnn_layers))
+        self.in_dim, self.edge_dim = in_dim, edge_dim
+
+    def queries(self, g: Graph) -> Tensor:
+        h = g.x
+        for conv in self.gnn:
+            h = F.elu(conv(F.dropout(h, self.dropout, self.training), g))  # [N, D]
+        return h
+
+    def forward(self, g: Graph) -> tuple[Tensor, list]:
+        return self.run_memory(self.queries(g), g)

@@ -1,0 +1,170 @@
+"""The memory layer of Memory-Based Graph Networks (Khasahmadi et al., ICLR 2020), its
+clustering loss and its key initialisation.
+
+A memory layer soft-clusters the n queries of a graph around K learned keys (centroids) and
+returns one new query per key: it coarsens a graph of n nodes into a graph of K nodes. Layers
+work on padded dense batches ``[B, N_max, F]`` with a node mask ``[B, N_max]``
+(:func:`gnnkit.ops.to_dense_batch`); padded rows never enter an assignment, a value, the
+clustering loss or a key update.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["MemoryLayer", "init_keys_kmeans", "kl_target", "kmeans", "memory_kl_loss"]
+
+_EPS = 1e-12
+
+
+class MemoryLayer(nn.Module):
+    r"""Memory layer (Khasahmadi et al., ICLR 2020, Sec. 3.1, Eqs. 1-4).
+
+    With queries q_i (one per node), H heads of K keys k^h_j and degrees of freedom tau:
+
+        C^h_ij = (1 + ||q_i - k^h_j||^2 / tau)^(-(tau+1)/2)
+                 / sum_j' (1 + ||q_i - k^h_j'||^2 / tau)^(-(tau+1)/2)      (Eq. 1, Student t)
+        C_ij   = softmax_j( Gamma_{1x1}( ||_h C^h )_ij )                     (Eq. 2, heads merged)
+        V      = C^T Q                                                       (Eq. 3, [K, F_in])
+        Q'     = LeakyReLU(V W)                                              (Eq. 4, [K, F_out])
+
+    ``Gamma_{1x1}`` is a 1x1 convolution with H input channels and one output channel (a
+    learned weighted sum of the heads plus a bias), so C is a distribution over keys per node.
+
+    Shapes: q [B, N, F_in], mask [B, N] bool (True = real node; None = all real)
+    -> (q' [B, K, F_out], C [B, N, K]). Rows of C at padded nodes are exactly zero, so padded
+    queries contribute nothing to V. The output graph has K real nodes (mask all True).
+
+    Differences from the paper: none in the equations. W has no bias (Eq. 4 has none);
+    the LeakyReLU slope is ``negative_slope`` (0.01, torch's default). Distances use
+    ||q||^2 - 2 q.k + ||k||^2 (clamped at 0) so no [B, H, N, K, F] tensor is formed.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, num_keys: int, num_heads: int = 1,
+                 tau: float = 1.0, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        if num_keys < 1 or num_heads < 1:
+            raise ValueError(f"num_keys and num_heads must be >= 1, got {num_keys}, {num_heads}")
+        if not tau > 0:
+            raise ValueError(f"tau must be > 0, got {tau}")
+        self.in_dim, self.out_dim = in_dim, out_dim
+        self.num_keys, self.num_heads = num_keys, num_heads
+        self.tau, self.negative_slope = float(tau), negative_slope
+        self.keys = nn.Parameter(torch.empty(num_heads, num_keys, in_dim))   # [H, K, F_in]
+        self.conv = nn.Conv2d(num_heads, 1, kernel_size=1)                    # Gamma_{1x1}
+        self.lin = nn.Linear(in_dim, out_dim, bias=False)                      # W
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.keys, std=1.0)
+        self.conv.reset_parameters()
+        self.lin.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_dim}, {self.out_dim}, num_keys={self.num_keys}, "
+                f"num_heads={self.num_heads}, tau={self.tau}")
+
+    def assign(self, q: Tensor, mask: Tensor | None = None) -> Tensor:
+        """The merged assignment C [B, N, K] (Eqs. 1-2); zero rows at padded nodes."""
+        k = self.keys                                                    # [H, K, F]
+        qq = (q * q).sum(-1)[:, None, :, None]                           # [B, 1, N, 1]
+        kk = (k * k).sum(-1)[None, :, None, :]                           # [1, H, 1, K]
+        qk = torch.einsum("bnf,hkf->bhnk", q, k)                         # [B, H, N, K]
+        dist = (qq - 2 * qk + kk).clamp_min(0)                           # [B, H, N, K]
+        c = (1 + dist / self.tau).pow(-(self.tau + 1) / 2)               # Eq. 1, unnormalised
+        c = c / c.sum(-1, keepdim=True)                                  # [B, H, N, K]
+        s = self.conv(c).squeeze(1)                                      # [B, N, K]
+        C = torch.softmax(s, dim=-1)                                     # Eq. 2
+        if mask is not None:
+            C = C * mask.unsqueeze(-1).to(C.dtype)                       # padded rows -> 0
+        return C
+
+    def forward(self, q: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        C = self.assign(q, mask)                                         # [B, N, K]
+        if mask is not None:
+            q = q * mask.unsqueeze(-1).to(q.dtype)                       # no 0 * inf from padding
+        v = C.transpose(1, 2) @ q                                        # Eq. 3: [B, K, F_in]
+        out = F.leaky_relu(self.lin(v), self.negative_slope)            # Eq. 4: [B, K, F_out]
+        return out, C
+
+
+def kl_target(C: Tensor) -> Tensor:
+    r"""The sharpened target distribution of the clustering loss (paper Eq. 5, after DEC).
+
+        P_ij = (C_ij^2 / f_j) / sum_j' (C_ij'^2 / f_j'),     f_j = sum_i C_ij
+
+    f sums over the nodes of one graph (padded rows of C are zero and add nothing). P is a
+    constant: computed from ``C.detach()``. Shapes: C [B, N, K] -> P [B, N, K]; rows that are
+    zero in C (padding) are zero in P.
+    """
+    C = C.detach()
+    f = C.sum(1, keepdim=True)                                           # [B, 1, K]
+    p = C * C / f.clamp_min(_EPS)                                        # [B, N, K]
+    return p / p.sum(-1, keepdim=True).clamp_min(_EPS)
+
+
+def memory_kl_loss(C: Tensor, mask: Tensor | None = None, reduction: str = "mean") -> Tensor:
+    r"""Clustering loss KL(P || C) = sum_i sum_j P_ij log(P_ij / C_ij) over real nodes.
+
+    ``reduction``: ``"sum"`` (the official code's choice) or ``"mean"`` (divided by the
+    number of real nodes). Shapes: C [B, N, K], mask [B, N] -> scalar. Gradients flow into C
+    only (P is constant).
+    """
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    P = kl_target(C)
+    terms = torch.where(P > 0, P * (P.clamp_min(_EPS).log() - C.clamp_min(_EPS).log()),
+                        torch.zeros_like(P))                             # [B, N, K]
+    if mask is not None:
+        terms = terms * mask.unsqueeze(-1).to(terms.dtype)
+    total = terms.sum()
+    if reduction == "sum":
+        return total
+    n = C.shape[0] * C.shape[1] if mask is None else int(mask.sum())
+    return total / max(n, 1)
+
+
+def kmeans(x: Tensor, k: int, generator: torch.Generator, iters: int = 25) -> Tensor:
+    """Lloyd's k-means with k-means++ seeding. x [M, F] -> centroids [k, F].
+
+    With fewer than k distinct points the missing centroids are points plus tiny noise.
+    """
+    m = x.shape[0]
+    if m == 0:
+        raise ValueError("kmeans needs at least one point")
+    first = int(torch.randint(m, (1,), generator=generator))
+    cents = [x[first]]
+    d2 = ((x - cents[0]) ** 2).sum(-1)
+    for _ in range(1, k):
+        total = float(d2.sum())
+        if total <= 0:
+            idx = int(torch.randint(m, (1,), generator=generator))
+        else:
+            idx = int(torch.multinomial(d2 / total, 1, generator=generator))
+        cents.append(x[idx])
+        d2 = torch.minimum(d2, ((x - x[idx]) ** 2).sum(-1))
+    c = torch.stack(cents).clone()                                      # [k, F]
+    for _ in range(iters):
+        lab = torch.cdist(x, c).argmin(1)                               # [M]
+        sums = torch.zeros_like(c).index_add_(0, lab, x)
+        cnt = torch.bincount(lab, minlength=k).to(x.dtype)
+        keep = cnt > 0
+        c[keep] = sums[keep] / cnt[keep, None]
+    noise = torch.randn(c.shape, generator=generator, dtype=c.dtype) * 1e-4 * (c.std() + 1e-8)
+    return c + noise
+
+
+@torch.no_grad()
+def init_keys_kmeans(layer: MemoryLayer, q: Tensor, mask: Tensor | None,
+                     generator: torch.Generator) -> None:
+    """Set every head's keys to k-means centroids of the real queries ``q[mask]``.
+
+    Each head runs its own k-means++ seeding (heads start from different centroids).
+    """
+    pts = q.reshape(-1, q.shape[-1]) if mask is None else q[mask]       # [M, F]
+    pts = pts.detach().cpu().to(layer.keys.dtype)  # the generator is a CPU one
+    for h in range(layer.num_heads):
+        layer.keys[h].copy_(kmeans(pts, layer.num_keys, generator).to(layer.keys.device))
+

@@ -1,0 +1,442 @@
+"""Graph classification and regression with memory-layer models (GMN, MemGNN).
+
+Protocols (``protocol``):
+
+* ``paper``: stratified ``folds``-fold cross-validation; each fold trains on the other folds
+  and evaluates the held-out fold after every epoch; the fold's score is its **best**
+  held-out accuracy over epochs (what amirkhas/GraphMemoryNet ``train.py`` reports, and the
+  paper's tables). This selects on the evaluation fold, so it is optimistic.
+* ``holdout``: the same outer folds, but an inner stratified validation split
+  (``val_fraction`` of the training folds) picks the epoch; the outer fold is the test set,
+  evaluated once with the selected model. Reported as ``test_acc``.
+* Regression data sets (MoleculeNet) use random 80/10/10 splits over ``seeds`` seeds, model
+  selection on validation RMSE, test RMSE reported.
+
+Training schedule of the memory keys (paper Sec. 3.4 and the official code):
+
+* The supervised loss updates every parameter **except the keys** (keys frozen), one step
+  per batch, with gradient-norm clipping ``clip``.
+* On a KL epoch (epochs 1, 1 + ``kl_every``, 1 + 2 ``kl_every``, ...) the clustering loss
+  ``kl_weight * sum_layers KL(P || C)`` (``kl_reduction`` sum or mean over nodes) is
+  back-propagated on every batch; its gradients are averaged over the batches and applied
+  once, at the end of the epoch, by a second Adam over the keys (``kl_params = "keys"``) or
+  over the keys and every other parameter (``"all"``, the official ``learn_centroid='a'``).
+  With ``kl_skips_supervised`` (official) a KL epoch takes no supervised steps.
+* Keys start random (``key_init = "random"``) or as k-means centroids of the first training
+  batch's queries (``"kmeans"``, layer by layer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import ConfigError, option, save_toml
+from ..graph import Graph, batch
+from ..ops import to_dense_batch
+from ..train.checkpoint import save_checkpoint
+from ..train.progress import Progress
+from ..train.rundir import make_run_dir, write_csv, write_json
+from ..train.seed import seed_everything
+
+__all__ = ["GraphConfig", "build_model", "load_graph_data", "print_table", "run_folds",
+           "stratified_kfold", "train_fold"]
+
+HISTORY_FIELDS = ("fold", "epoch", "kl_epoch", "train_loss", "kl_loss", "val_loss", "val_metric")
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """Every setting of a graph-prediction run. Presets set these; flags override them."""
+
+    model: str = option("gmn", "model: gmn, memgnn (gnnkit.models.GRAPH_MODELS)")
+    dataset: str = option("synthetic", "data set: enzymes, proteins, dd, collab, "
+                                       "reddit-binary, ... (TU), or synthetic")
+    root: str | None = option(None, "data directory (default: $GNNKIT_DATA)")
+    protocol: Literal["paper", "holdout"] = option(
+        "paper", "paper: best held-out accuracy per fold; holdout: inner validation split "
+                 "selects the epoch, the outer fold is tested once")
+    folds: int = option(10, "number of cross-validation folds")
+    max_folds: int | None = option(None, "run only the first k folds (default: all)")
+    val_fraction: float = option(0.1, "inner validation fraction (holdout protocol)")
+    seed: int = option(0, "random seed (folds, initialisation, batches)")
+    epochs: int = option(300, "maximum number of epochs per fold")
+    patience: int = option(100, "stop when the monitored validation accuracy has not "
+                                "improved for this many epochs")
+    batch_size: int = option(16, "graphs per batch")
+    lr: float = option(2e-3, "Adam learning rate (both optimisers)")
+    weight_decay: float = option(0.0, "Adam weight decay")
+    clip: float = option(2.0, "gradient-norm clipping (0: none)")
+    lr_decay_step: int = option(400, "halve the learning rate every this many epochs (0: never)")
+    hidden_dim: int = option(64, "hidden units of queries and memory layers")
+    num_keys: tuple[int, ...] = option((10, 1), "keys of each memory layer")
+    num_heads: int = option(5, "key heads per memory layer")
+    tau: float = option(1.0, "Student-t degrees of freedom")
+    dropout: float = option(0.1, "dropout before each layer")
+    query: Literal["paper", "two_branch"] = option(
+        "paper", "GMN query network: the paper's, or the official two-branch one",
+        models=("gmn",))
+    topo_hidden: int = option(16, "two-branch query: width of the RWR branch", models=("gmn",))
+    rwr_c: float = option(0.1, "RWR: walk-continuation coefficient c (official code's 'restart "
+                               "probability')", models=("gmn",))
+    rwr_dim: int | None = option(None, "RWR embedding width (default: the data set's largest "
+                                       "graph)", models=("gmn",))
+    max_nodes: int | None = option(None, "drop graphs with more nodes (official: 1000)")
+    gnn_layers: int = option(2, "e-GAT layers", models=("memgnn",))
+    gnn_heads: int = option(4, "e-GAT heads (concatenated)", models=("memgnn",))
+    kl_weight: float = option(100.0, "weight of the clustering loss (0: never update keys)")
+    kl_reduction: Literal["sum", "mean"] = option("sum", "KL summed or averaged over nodes")
+    kl_every: int = option(5, "a KL epoch every this many epochs")
+    kl_params: Literal["keys", "all"] = option("all", "parameters the KL step updates")
+    kl_skips_supervised: bool = option(True, "a KL epoch takes no supervised steps")
+    key_init: Literal["random", "kmeans"] = option("random", "initial keys")
+    node_features: Literal["auto", "attributes", "labels", "degree"] = option(
+        "auto", "TU node features (see gnnkit.datasets.tudataset)")
+    degree_cap: int = option(64, "one-hot degree width - 1 (TU sets without node data)")
+    threads: int | None = option(None, "torch CPU threads during training")
+    device: str = option("cpu", "torch device")
+    out_dir: str = option("runs", "parent directory of run directories")
+    run_name: str | None = option(None, "run directory name")
+    save: bool = option(True, "write the run directory")
+    figures: bool = option(False, "draw memory-layer cluster figures (needs gnnkit[viz])")
+    quiet: bool = option(False, "no progress bar or per-fold lines")
+
+    def __post_init__(self) -> None:
+        for name in ("folds", "epochs", "patience", "batch_size", "hidden_dim", "num_heads",
+                     "kl_every", "gnn_layers", "gnn_heads"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.folds < 2:
+            raise ConfigError(f"folds must be >= 2, got {self.folds}")
+        if not self.num_keys or min(self.num_keys) < 1:
+            raise ConfigError(f"num_keys must be positive integers, got {self.num_keys}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"lr must be a positive number, got {self.lr}")
+        if not 0 <= self.dropout < 1 or not 0 < self.val_fraction < 1:
+            raise ConfigError("dropout must lie in [0, 1) and val_fraction in (0, 1)")
+        if not 0 <= self.rwr_c < 1:
+            raise ConfigError(f"rwr_c must lie in [0, 1), got {self.rwr_c}")
+        if self.kl_weight < 0 or self.tau <= 0:
+            raise ConfigError("kl_weight must be >= 0 and tau > 0")
+
+
+# --------------------------------------------------------------------------- data
+def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
+    """The data set of ``cfg``, graphs over ``max_nodes`` dropped (counted in ``info``)."""
+    from ..datasets.graph_synthetic import cycles_vs_cliques
+    from ..datasets.tudataset import GraphDataset, load_tu
+
+    if cfg.dataset.lower() == "synthetic":
+        ds = cycles_vs_cliques(40, seed=cfg.seed)
+    else:
+        ds = load_tu(cfg.dataset, cfg.root, node_features=cfg.node_features,
+                     degree_cap=cfg.degree_cap)
+    if cfg.max_nodes is not None:
+        keep = [g for g in ds.graphs if g.num_nodes <= cfg.max_nodes]
+        info = {**ds.info, "dropped_over_max_nodes": len(ds) - len(keep)}
+        ds = GraphDataset(ds.name, keep, ds.num_classes, info)
+    return ds
+
+
+def add_rwr(graphs: list[Graph], dim: int, c: float) -> list[Graph]:
+    """GMN input: ``x = [rwr_features(g) || x]`` for every graph."""
+    from ..models.memory import rwr_features
+
+    return [Graph(g.edge_index, g.num_nodes, x=torch.cat([rwr_features(g, dim, c), g.x], 1),
+                  edge_attr=g.edge_attr, y=g.y, validate=False) for g in graphs]
+
+
+def stratified_kfold(y: Tensor, k: int, seed: int) -> list[Tensor]:
+    """k disjoint folds covering every item; each class is shuffled (seeded) and dealt
+    round-robin, so class proportions match within one item per class."""
+    gen = torch.Generator().manual_seed(seed)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    start = 0
+    for c in torch.unique(y).tolist():
+        idx = (y == c).nonzero().view(-1)
+        idx = idx[torch.randperm(idx.numel(), generator=gen)].tolist()
+        for j, i in enumerate(idx):
+            folds[(start + j) % k].append(i)
+        start = (start + len(idx)) % k
+    return [torch.tensor(sorted(f), dtype=torch.long) for f in folds]
+
+
+def _inner_split(y: Tensor, idx: Tensor, frac: float, seed: int) -> tuple[Tensor, Tensor]:
+    k = max(2, round(1 / frac))
+    f = stratified_kfold(y[idx], k, seed + 7919)[0]
+    mask = torch.zeros(idx.numel(), dtype=torch.bool)
+    mask[f] = True
+    return idx[~mask], idx[mask]
+
+
+# --------------------------------------------------------------------------- model
+def build_model(cfg: GraphConfig, in_dim: int, out_dim: int, topo_dim: int = 0,
+                edge_dim: int | None = None) -> nn.Module:
+    from ..models.memory import GRAPH_MODELS
+
+    cls = GRAPH_MODELS.get(cfg.model)
+    if cls is None:
+        raise ConfigError(f"unknown graph model {cfg.model!r}; known: {', '.join(GRAPH_MODELS)}")
+    common = dict(hidden_dim=cfg.hidden_dim, num_keys=cfg.num_keys, num_heads=cfg.num_heads,
+                  tau=cfg.tau, dropout=cfg.dropout)
+    if cfg.model == "gmn":
+        return cls(in_dim, out_dim, topo_dim, query=cfg.query, topo_hidden=cfg.topo_hidden,
+                   **common)
+    return cls(in_dim, out_dim, edge_dim, num_gnn_layers=cfg.gnn_layers,
+               num_gnn_heads=cfg.gnn_heads, **common)
+
+
+@torch.no_grad()
+def init_keys(model: nn.Module, g: Graph, seed: int) -> None:
+    """k-means keys, layer by layer, from one batch's queries."""
+    from ..nn.memory import init_keys_kmeans
+
+    gen = torch.Generator().manual_seed(seed)
+    was = model.training
+    model.eval()
+    h, mask = to_dense_batch(model.queries(g), g)
+    for layer in model.memory:
+        init_keys_kmeans(layer, h, mask, gen)
+        h, _ = layer(h, mask)
+        mask = None
+    model.train(was)
+
+
+def _batches(graphs: list[Graph], idx: Tensor, size: int, gen: torch.Generator | None,
+             device: torch.device) -> list[Graph]:
+    if gen is not None:
+        idx = idx[torch.randperm(idx.numel(), generator=gen)]
+    return [batch([graphs[i] for i in idx[s:s + size].tolist()]).to(device)
+            for s in range(0, idx.numel(), size)]
+
+
+def _evaluate(model: nn.Module, batches: list[Graph], regression: bool) -> tuple[float, float]:
+    """(loss, metric): metric = accuracy, or RMSE for regression."""
+    model.eval()
+    loss, hits, n = 0.0, 0.0, 0
+    with torch.no_grad():
+        for gb in batches:
+            out, _ = model(gb)
+            if regression:
+                loss += F.mse_loss(out.view(-1), gb.y.view(-1).to(out.dtype), reduction="sum").item()
+            else:
+                loss += F.cross_entropy(out, gb.y.view(-1), reduction="sum").item()
+                hits += (out.argmax(1) == gb.y.view(-1)).sum().item()
+            n += gb.num_graphs
+    return loss / n, (math.sqrt(loss / n) if regression else hits / n)
+
+
+def _clip(params: list[Tensor], clip: float) -> None:
+    if clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, clip)
+
+
+# --------------------------------------------------------------------------- one fold
+@dataclass
+class FoldResult:
+    metrics: dict[str, float]
+    history: list[dict]
+    state_dict: dict[str, Tensor]
+
+
+def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx: Tensor,
+               test_idx: Tensor | None, num_classes: int, fold: int = 0,
+               topo_dim: int = 0) -> FoldResult:
+    """Train on ``train_idx``; monitor ``val_idx`` every epoch; evaluate the best-on-val model on
+    ``test_idx`` (when given). Returns train/val(/test) accuracy (best val acc over epochs)."""
+    seed = cfg.seed * 1000 + fold
+    seed_everything(seed)
+    dev = torch.device(cfg.device)
+    g0 = graphs[0]
+    in_dim = g0.x.shape[1] - topo_dim
+    edge_dim = None if g0.edge_attr is None else g0.edge_attr.shape[1]
+    model = build_model(cfg, in_dim, num_classes, topo_dim, edge_dim).to(dev)
+    keys, others = model.key_parameters(), model.other_parameters()
+    kl_set = keys if cfg.kl_params == "keys" else keys + others
+    sup_opt = torch.optim.Adam(others, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    kl_opt = torch.optim.Adam(kl_set, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    val_b = _batches(graphs, val_idx, 256, None, dev)
+    test_b = None if test_idx is None else _batches(graphs, test_idx, 256, None, dev)
+    train_eval_b = _batches(graphs, train_idx, 256, None, dev)
+    if cfg.key_init == "kmeans":
+        init_keys(model, _batches(graphs, train_idx, cfg.batch_size, gen, dev)[0], seed)
+
+    history, best_val, best_loss, best_state, best_epoch, bad = [], -1.0, math.inf, None, 0, 0
+    start, epoch = time.perf_counter(), 0
+    with Progress(cfg.epochs, desc=f"fold {fold}", enabled=not cfg.quiet) as bar:
+        for epoch in range(1, cfg.epochs + 1):
+            if cfg.lr_decay_step and epoch > 1 and (epoch - 1) % cfg.lr_decay_step == 0:
+                for opt in (sup_opt, kl_opt):
+                    for group in opt.param_groups:
+                        group["lr"] *= 0.5
+            kl_epoch = cfg.kl_weight > 0 and (epoch - 1) % cfg.kl_every == 0 and any(
+                k > 1 for k in cfg.num_keys)
+            supervised = not (kl_epoch and cfg.kl_skips_supervised)
+            model.train()
+            kl_grads = [torch.zeros_like(p) for p in kl_set] if kl_epoch else None
+            tr_loss, kl_total, nb = 0.0, 0.0, 0
+            for gb in _batches(graphs, train_idx, cfg.batch_size, gen, dev):
+                out, assign = model(gb)
+                nb += 1
+                if kl_epoch:   # gradients of this batch, applied once at the end of the epoch
+                    kl = cfg.kl_weight * model.kl_loss(assign, cfg.kl_reduction)
+                    grads = torch.autograd.grad(kl, kl_set, retain_graph=supervised,
+                                                allow_unused=True)
+                    for acc, gr in zip(kl_grads, grads):
+                        if gr is not None:
+                            acc += gr
+                    kl_total += kl.item()
+                if supervised:  # keys frozen: only `others` receive this loss
+                    loss = F.cross_entropy(out, gb.y.view(-1))
+                    grads = torch.autograd.grad(loss, others, allow_unused=True)
+                    for p, gr in zip(others, grads):
+                        p.grad = gr
+                    _clip(others, cfg.clip)
+                    sup_opt.step()
+                    tr_loss += loss.item()
+            if kl_epoch:
+                for p, acc in zip(kl_set, kl_grads):
+                    p.grad = acc / nb
+                _clip(kl_set, cfg.clip)
+                kl_opt.step()
+            for p in model.parameters():
+                p.grad = None
+            val_loss, val_acc = _evaluate(model, val_b, False)
+            history.append({"fold": fold, "epoch": epoch, "kl_epoch": int(kl_epoch),
+                            "train_loss": tr_loss / nb if supervised else float("nan"),
+                            "kl_loss": kl_total / nb if kl_epoch else float("nan"),
+                            "val_loss": val_loss, "val_metric": val_acc})
+            if val_acc > best_val or (val_acc == best_val and val_loss < best_loss):
+                best_val, best_loss, best_epoch = val_acc, val_loss, epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            bad = 0 if val_acc >= best_val else bad + 1
+            bar.update(val_acc=val_acc, best=best_val)
+            if bad >= cfg.patience:
+                break
+    elapsed = time.perf_counter() - start
+    model.load_state_dict(best_state)
+    metrics = {"fold": fold, "val_acc": best_val, "val_loss": best_loss,
+               "train_acc": _evaluate(model, train_eval_b, False)[1],
+               "epochs": epoch, "best_epoch": best_epoch, "time_per_epoch": elapsed / epoch}
+    if test_b is not None:
+        metrics["test_loss"], metrics["test_acc"] = _evaluate(model, test_b, False)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return FoldResult(metrics, history, state)
+
+
+@contextlib.contextmanager
+def _threads(n: int | None):
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def aggregate(runs: list[dict]) -> dict[str, float]:
+    keys = [k for k in runs[0] if k != "fold" and all(k in r for r in runs)]
+    out = {}
+    for k in keys:
+        v = np.asarray([r[k] for r in runs], dtype=np.float64)
+        out[f"{k}_mean"], out[f"{k}_std"] = float(v.mean()), float(v.std())
+    return out
+
+
+def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=None) -> dict:  # noqa: ANN001
+    """Cross-validate ``cfg`` (see the module docstring). Returns ``<metric>_mean/_std``
+    (paper protocol: ``val_acc`` is the paper's number; holdout: ``test_acc``),
+    ``num_folds``, ``run_dir`` and ``runs``."""
+    if cfg.figures:
+        from .. import viz
+
+        viz.require()
+    build_model(cfg, 1, 2, 1)  # unknown model names fail before anything is loaded
+    log = log if (log is not None and not cfg.quiet) else (lambda _m: None)
+    ds = data if data is not None else load_graph_data(cfg)
+    if ds.num_classes is None:
+        raise NotImplementedError("graph regression (MoleculeNet) is not implemented yet")
+    graphs, topo_dim = ds.graphs, 0
+    if cfg.model == "gmn":
+        topo_dim = cfg.rwr_dim or max(g.num_nodes for g in graphs)
+        graphs = add_rwr(graphs, topo_dim, cfg.rwr_c)
+    y = torch.cat([g.y.view(-1) for g in graphs])
+    folds = stratified_kfold(y, cfg.folds, cfg.seed)
+    run_dir = None
+    if cfg.save:
+        name = cfg.run_name or f"{cfg.model}-{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_dir = make_run_dir(cfg.out_dir, name)
+        save_toml(cfg, run_dir / "config.toml", header=(
+            f"Resolved config of this run: gnnkit train graph --preset {run_dir / 'config.toml'}"))
+    runs, history = [], []
+    n_folds = cfg.folds if cfg.max_folds is None else min(cfg.folds, cfg.max_folds)
+    with _threads(cfg.threads):
+        for k in range(n_folds):
+            held = folds[k]
+            rest = torch.cat([folds[j] for j in range(cfg.folds) if j != k])
+            if cfg.protocol == "paper":
+                tr, va, te = rest, held, None
+            else:
+                tr, va = _inner_split(y, rest, cfg.val_fraction, cfg.seed + k)
+                te = held
+            res = train_fold(cfg, graphs, tr, va, te, ds.num_classes, k, topo_dim)
+            runs.append(res.metrics)
+            history.extend(res.history)
+            m = res.metrics
+            extra = f"  test_acc {m['test_acc']:.4f}" if "test_acc" in m else ""
+            log(f"fold {k}: val_acc {m['val_acc']:.4f}{extra}  epochs {m['epochs']} (best "
+                f"{m['best_epoch']})  {m['time_per_epoch']:.2f} s/epoch")
+            if run_dir is not None:
+                save_checkpoint(res.state_dict, run_dir / "checkpoints" / f"fold{k}.pt")
+                write_csv(run_dir / "history.csv", history, HISTORY_FIELDS)
+                write_json(run_dir / "metrics.json", {"aggregate": aggregate(runs),
+                                                      "runs": runs, "data": ds.info})
+            if k == 0 and run_dir is not None and cfg.figures:
+                _figures(cfg, res, graphs, te if te is not None else va, ds.num_classes,
+                         topo_dim, run_dir)
+    return {**aggregate(runs), "num_folds": n_folds, "protocol": cfg.protocol,
+            "run_dir": None if run_dir is None else str(run_dir), "runs": runs}
+
+
+def _figures(cfg: GraphConfig, res: FoldResult, graphs: list[Graph], idx: Tensor,
+             num_classes: int, topo_dim: int, run_dir) -> None:  # noqa: ANN001
+    from .. import viz
+
+    g0 = graphs[0]
+    edge_dim = None if g0.edge_attr is None else g0.edge_attr.shape[1]
+    model = build_model(cfg, g0.x.shape[1] - topo_dim, num_classes, topo_dim, edge_dim)
+    model.load_state_dict(res.state_dict)
+    model.eval()
+    g = graphs[int(idx[0])]
+    with torch.no_grad():
+        _, assign = model(batch([g]))
+    C = assign[0][0][0]                                                  # [n, K]
+    viz.plot_memory_clusters(g, C, run_dir / "figures" / "memory_clusters.png",
+                             title=f"{cfg.model} on {cfg.dataset}: first memory layer")
+    viz.plot_assignment_matrix(C, run_dir / "figures" / "assignment_matrix.png")
+
+
+def print_table(cfg: GraphConfig, res: dict) -> None:
+    """Mean ± std over folds, as the CLI prints it."""
+    def fmt(key: str) -> str:
+        m, s = res.get(f"{key}_mean"), res.get(f"{key}_std")
+        return "-" if m is None else f"{m:.4f} ± {s:.4f}"
+
+    where = f", run dir {res['run_dir']}" if res.get("run_dir") else ""
+    print(f"{cfg.model} on {cfg.dataset}: {res['num_folds']} folds, protocol "
+          f"{res['protocol']} (mean ± std){where}")
+    for key, label in (("train_acc", "train accuracy"), ("val_acc", "best val accuracy"),
+                       ("test_acc", "test accuracy"), ("epochs", "epochs"),
+                       ("time_per_epoch", "s/epoch")):
+        print(f"{label:18} {fmt(key)}")

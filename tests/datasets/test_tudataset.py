@@ -1,0 +1,140 @@
+"""The TU reader on tiny archives in the official layout, and on broken ones."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from gnnkit.datasets import DatasetError
+from gnnkit.datasets.tudataset import load_tu, parse_tu_zip
+
+# two graphs: a triangle (nodes 1-3, graph label 1) and a path 4-5 (graph label -1)
+TINY = {
+    "A": "1, 2\n2, 1\n2, 3\n3, 2\n1, 3\n3, 1\n4, 5\n5, 4\n",
+    "graph_indicator": "1\n1\n1\n2\n2\n",
+    "graph_labels": "1\n-1\n",
+    "node_labels": "0\n2\n0\n2\n2\n",
+    "node_attributes": "0.5, 1.0\n1.5, -2.0\n0.0, 0.0\n3.0, 1e-1\n-1.0, 2.0\n",
+    "edge_labels": "1\n1\n2\n2\n1\n1\n1\n1\n",
+}
+
+
+def make_zip(directory: Path, name: str = "TINY", parts: dict | None = None,
+             sep: str = "/") -> Path:
+    parts = TINY if parts is None else parts
+    root = directory / "tu"
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"{name}.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for part, text in parts.items():
+            zf.writestr(f"{name}{sep}{name}_{part}.txt", text)
+        zf.writestr(f"{name}{sep}README.txt", "tiny")
+    return path
+
+
+def load(tmp_path: Path, **kw):
+    return load_tu("TINY", root=tmp_path, offline=True, cache_dir=tmp_path / "cache", **kw)
+
+
+def test_tiny_archive(tmp_path):
+    make_zip(tmp_path, sep="//")  # the official zips name members NAME//NAME_A.txt
+    ds = load(tmp_path)
+    assert len(ds) == 2 and ds.num_classes == 2 and ds.task == "classification"
+    g0, g1 = ds[0], ds[1]
+    assert g0.num_nodes == 3 and g1.num_nodes == 2
+    assert sorted(map(tuple, g0.edge_index.t().tolist())) == [
+        (0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
+    assert g1.edge_index.t().tolist() == [[0, 1], [1, 0]]
+    # labels sorted: -1 -> 0, 1 -> 1
+    assert ds.y.tolist() == [1, 0] and ds.info["label_map"] == {"-1": 0, "1": 1}
+    # auto features = attributes || one-hot(node label in {0, 2})
+    torch.testing.assert_close(g0.x, torch.tensor(
+        [[0.5, 1.0, 1, 0], [1.5, -2.0, 0, 1], [0.0, 0.0, 1, 0]]))
+    torch.testing.assert_close(g1.x[:, 2:], torch.tensor([[0.0, 1], [0, 1]]))
+    # one-hot edge labels follow their edges
+    assert g0.edge_attr.shape == (6, 2) and g1.edge_attr.tolist() == [[1, 0], [1, 0]]
+    assert ds.max_nodes == 3
+
+
+def test_feature_choices_and_degree(tmp_path):
+    make_zip(tmp_path)
+    assert load(tmp_path, node_features="labels").num_features == 2
+    assert load(tmp_path, node_features="attributes").num_features == 2
+    deg = load(tmp_path, node_features="degree", degree_cap=1)
+    assert deg.num_features == 2
+    assert deg[0].x.tolist() == [[0, 1]] * 3          # degree 2 >= cap 1: last column
+    bare = {k: v for k, v in TINY.items() if k not in ("node_labels", "node_attributes")}
+    make_zip(tmp_path, "BARE", bare)
+    ds = load_tu("BARE", root=tmp_path, offline=True, cache_dir=tmp_path / "c2", degree_cap=4)
+    assert ds[1].x.tolist() == [[0, 1, 0, 0, 0]] * 2  # path: degree 1
+    assert "degree" in ds.info["node_features"]
+    with pytest.raises(DatasetError, match="no node labels"):
+        load_tu("BARE", root=tmp_path, offline=True, cache_dir=tmp_path / "c3",
+                node_features="labels")
+
+
+def test_cache_is_used_and_matches(tmp_path):
+    make_zip(tmp_path)
+    a = load(tmp_path)
+    files = list((tmp_path / "cache" / "tu").glob("*.pt"))
+    assert len(files) == 1 and not list((tmp_path / "cache" / "tu").glob("*.tmp"))
+    b = load(tmp_path)
+    for g, h in zip(a.graphs, b.graphs):
+        assert torch.equal(g.edge_index, h.edge_index) and torch.equal(g.x, h.x)
+    files[0].write_bytes(b"garbage")          # a damaged cache is rebuilt, not trusted
+    c = load(tmp_path)
+    assert torch.equal(c[0].x, a[0].x)
+
+
+@pytest.mark.parametrize("part,text,match", [
+    ("A", "1, 2\n2, 1\n2, 3\n3, 2\n1, 3\n3, 1\n4, 5\n5,", "different numbers of values"),
+    ("A", "1, 2\n2, x\n", "not a row of numbers"),
+    ("A", "1, 2\n2, 9\n", "out of range"),
+    ("A", "0, 1\n", "out of range"),
+    ("A", "1, 4\n", "different graphs"),
+    ("graph_indicator", "1\n1\n1\n2\n", "out of range"),      # 4 nodes, A names node 5
+    ("graph_indicator", "1\n2\n1\n2\n2\n", "non-decreasing"),
+    ("graph_labels", "1\n-1\n1\n", "3 labels"),
+    ("node_attributes", "0.5, 1.0\n", "rows but"),
+    ("edge_labels", "1\n", "rows but"),
+])
+def test_broken_files_raise_clear_errors(tmp_path, part, text, match):
+    make_zip(tmp_path, parts={**TINY, part: text})
+    with pytest.raises(DatasetError, match=match):
+        load(tmp_path, use_cache=False)
+
+
+def test_count_disagreements_and_empty_graphs(tmp_path):
+    short = {**TINY, "A": "1, 2\n2, 1\n", "graph_indicator": "1\n1\n1\n2\n"}
+    make_zip(tmp_path, parts=short)   # node labels list 5 nodes, the indicator 4
+    with pytest.raises(DatasetError, match="5 rows but .* lists 4 nodes"):
+        load(tmp_path, use_cache=False)
+    empty = {**TINY, "graph_indicator": "1\n1\n1\n3\n3\n", "graph_labels": "1\n-1\n1\n"}
+    make_zip(tmp_path, "EMPTY", empty)
+    with pytest.raises(DatasetError, match=r"graph\(s\) \[2\] have no nodes"):
+        load_tu("EMPTY", root=tmp_path, offline=True, use_cache=False)
+
+
+def test_missing_part_truncated_zip_and_missing_file(tmp_path):
+    make_zip(tmp_path, parts={k: v for k, v in TINY.items() if k != "graph_labels"})
+    with pytest.raises(DatasetError, match="graph_labels"):
+        load(tmp_path)
+    path = make_zip(tmp_path, "TRUNC")
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(DatasetError, match="zip"):
+        parse_tu_zip(path, "TRUNC")
+    with pytest.raises(DatasetError, match="missing data file"):
+        load_tu("NOPE", root=tmp_path, offline=True)
+
+
+def test_real_enzymes_and_proteins(shared_datasets, tmp_path):
+    for name, graphs, classes, feats, nmax in (("ENZYMES", 600, 6, 21, 126),
+                                               ("PROTEINS", 1113, 2, 4, 620)):
+        ds = load_tu(name.lower(), root=shared_datasets, offline=True, cache_dir=tmp_path)
+        assert (len(ds), ds.num_classes, ds.num_features, ds.max_nodes) == (
+            graphs, classes, feats, nmax)
+        assert sum(g.num_nodes for g in ds.graphs) == ds.info["num_nodes"]
+        assert all(g.is_undirected() for g in ds.graphs[:50])
