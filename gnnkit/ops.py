@@ -179,19 +179,10 @@ def csr_destination(g: Graph) -> Tensor:
 def _sddmm_csr(s: _Structure, a: Tensor, b: Tensor) -> Tensor:
     """out[e] = <a[dst_e], b[src_e]> for edges in CSR order (sampled dense-dense product).
 
-    Shapes: a [N, C], b [N, C] -> [E]; or a [N, H, C], b [N, H, C] -> [E, H] (per head).
-    ``torch.sparse.sampled_addmm`` computes it without gathering [E, C] copies of the rows
-    (2x faster than gather-multiply-sum on the 1M-node benchmark graph).
+    Shapes: a [N, C], b [N, C] -> [E]. ``torch.sparse.sampled_addmm`` computes it without
+    gathering [E, C] copies of the rows (see benchmarks/kernels).
     """
-    if a.dim() == 2:
-        return _sddmm_csr(s, a.unsqueeze(1), b.unsqueeze(1)).squeeze(1)
-    pat = s.pattern(a.dtype)
-    out = a.new_empty(s.col.numel(), a.shape[1])
-    for k in range(a.shape[1]):
-        prod = torch.sparse.sampled_addmm(pat, a[:, k].contiguous(), b[:, k].t().contiguous(),
-                                          beta=0.0)
-        out[:, k] = prod.values()
-    return out
+    return _sddmm_heads(s, a.unsqueeze(0), b.unsqueeze(0))[0]
 
 
 class _Gather(torch.autograd.Function):
@@ -357,31 +348,47 @@ def segment_softmax(logits: Tensor, ptr: Tensor, seg_id: Tensor | None = None) -
 
 
 class _MultiHeadSpMM(torch.autograd.Function):
-    """out[:, k] = A_k h[:, k] with per-head edge weights alpha[:, k] (CSR order)."""
+    """out[:, k] = A_k h[:, k] with per-head edge weights alpha[:, k] (CSR order).
+
+    Works head-major inside ([H, N, C] and [H, E]), so every per-head product reads and
+    writes contiguous memory: one layout copy per tensor instead of one strided copy per
+    head. Saves alpha^T in CSC order and h head-major for the backward pass.
+    """
 
     @staticmethod
     def forward(ctx, s: _Structure, alpha: Tensor, h: Tensor) -> Tensor:  # noqa: ANN001
-        ctx.s = s
-        ctx.save_for_backward(alpha, h)
         heads = h.shape[1]
-        a_t = alpha.t().contiguous()  # [H, E]
-        outs = [torch.sparse.mm(s.matrix(a_t[k]), h[:, k].contiguous()) for k in range(heads)]
-        return torch.stack(outs, dim=1)  # [N, H, C]
+        a_t = alpha.t().contiguous()                         # [H, E], CSR order
+        hh = h.permute(1, 0, 2).contiguous()                 # [H, N, C]
+        out = torch.stack([torch.sparse.mm(s.matrix(a_t[k]), hh[k]) for k in range(heads)])
+        ctx.s = s
+        ctx.save_for_backward(a_t, hh)
+        return out.permute(1, 0, 2)                          # [N, H, C] (a view)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # noqa: ANN205
-        alpha, h = ctx.saved_tensors
+        a_t, hh = ctx.saved_tensors
         s: _Structure = ctx.s
-        grad = grad.contiguous()
+        heads = hh.shape[0]
+        gg = grad.permute(1, 0, 2).contiguous()              # [H, N, C]
         ga = gh = None
         if ctx.needs_input_grad[2]:
-            a_t = alpha[s.t_from_csr].t().contiguous()  # [H, E] in CSC order
-            gh = torch.stack([torch.sparse.mm(s.matrix(a_t[k], transpose=True),
-                                              grad[:, k].contiguous())
-                              for k in range(h.shape[1])], dim=1)
+            a_csc = a_t.index_select(1, s.t_from_csr)        # [H, E], CSC order
+            gh = torch.stack([torch.sparse.mm(s.matrix(a_csc[k], transpose=True), gg[k])
+                              for k in range(heads)]).permute(1, 0, 2)   # [N, H, C]
         if ctx.needs_input_grad[1]:
-            ga = _sddmm_csr(s, grad, h)  # [E, H]
+            ga = _sddmm_heads(s, gg, hh).t()                 # [E, H]
         return None, ga, gh
+
+
+def _sddmm_heads(s: _Structure, a: Tensor, b: Tensor) -> Tensor:
+    """out[k, e] = <a[k, dst_e], b[k, src_e]>, head-major.  a, b [H, N, C] -> [H, E]."""
+    pat = s.pattern(a.dtype)
+    bt = b.transpose(1, 2).contiguous()                      # [H, C, N]
+    out = a.new_empty(a.shape[0], s.col.numel())
+    for k in range(a.shape[0]):
+        out[k] = torch.sparse.sampled_addmm(pat, a[k], bt[k], beta=0.0).values()
+    return out
 
 
 def multihead_spmm(g: Graph, alpha_csr: Tensor, h: Tensor) -> Tensor:
