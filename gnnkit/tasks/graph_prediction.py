@@ -213,8 +213,13 @@ def init_keys(model: nn.Module, g: Graph, seed: int) -> None:
 
 def _batches(graphs: list[Graph], idx: Tensor, size: int, gen: torch.Generator | None,
              device: torch.device) -> list[Graph]:
+    """Shuffled batches (training, ``gen`` given), or size-sorted ones (evaluation: graphs of
+    similar size share a batch, so little padding; the order does not change a metric)."""
     if gen is not None:
         idx = idx[torch.randperm(idx.numel(), generator=gen)]
+    else:
+        sizes = torch.tensor([graphs[i].num_nodes for i in idx.tolist()])
+        idx = idx[torch.argsort(sizes, stable=True)]
     return [batch([graphs[i] for i in idx[s:s + size].tolist()]).to(device)
             for s in range(0, idx.numel(), size)]
 
@@ -265,9 +270,9 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
     sup_opt = torch.optim.Adam(others, lr=cfg.lr, weight_decay=cfg.weight_decay)
     kl_opt = torch.optim.Adam(kl_set, lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(seed)
-    val_b = _batches(graphs, val_idx, 256, None, dev)
-    test_b = None if test_idx is None else _batches(graphs, test_idx, 256, None, dev)
-    train_eval_b = _batches(graphs, train_idx, 256, None, dev)
+    val_b = _batches(graphs, val_idx, 64, None, dev)
+    test_b = None if test_idx is None else _batches(graphs, test_idx, 64, None, dev)
+    train_eval_b = _batches(graphs, train_idx, 64, None, dev)
     if cfg.key_init == "kmeans":
         init_keys(model, _batches(graphs, train_idx, cfg.batch_size, gen, dev)[0], seed)
 

@@ -1,0 +1,73 @@
+"""MemoryLayer vs PyG's torch_geometric.nn.MemPooling: forward + backward time, same sizes.
+
+    python benchmarks/graph_prediction/speed_memory_layer.py [--threads 1] [--repeats 30]
+
+Both layers get the same padded dense batch x [B, N_max, F] with a node mask, H heads, K keys,
+tau = 1, and the same loss (sum of the output plus the layer's KL loss, so the KL path is
+timed too). Median of ``--repeats`` timed runs after warm-up. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
+
+
+def _time(fn, repeats: int) -> float:
+    for _ in range(3):
+        fn()
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=30)
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    from torch_geometric.nn import MemPooling
+
+    from gnnkit.nn.memory import MemoryLayer, memory_kl_loss
+
+    print(f"torch {torch.__version__}, {a.threads} thread(s)")
+    print("| B | N_max | F | H | K | gnnkit MemoryLayer (ms) | PyG MemPooling (ms) | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    for B, N, F, H, K in ((32, 40, 64, 5, 10), (32, 128, 64, 5, 10), (128, 128, 64, 5, 10),
+                          (16, 620, 64, 5, 10)):
+        gen = torch.Generator().manual_seed(0)
+        sizes = torch.randint(max(1, N // 4), N + 1, (B,), generator=gen)
+        sizes[0] = N
+        mask = torch.arange(N)[None] < sizes[:, None]                     # [B, N]
+        x = torch.randn(B, N, F, generator=gen) * mask[..., None]
+        x.requires_grad_(True)
+        ours = MemoryLayer(F, F, K, H, tau=1.0)
+        pyg = MemPooling(F, F, heads=H, num_clusters=K, tau=1.0)
+
+        def run_ours() -> None:
+            out, C = ours(x, mask)
+            (out.sum() + memory_kl_loss(C, mask)).backward()
+
+        def run_pyg() -> None:
+            out, S = pyg(x, mask=mask)
+            (out.sum() + MemPooling.kl_loss(S)).backward()
+
+        t_o, t_p = _time(run_ours, a.repeats), _time(run_pyg, a.repeats)
+        print(f"| {B} | {N} | {F} | {H} | {K} | {t_o * 1e3:.2f} | {t_p * 1e3:.2f} | "
+              f"{t_p / t_o:.2f}x |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
