@@ -60,13 +60,15 @@ class GraphConfig:
 
     model: str = option("gmn", "model: gmn, memgnn (gnnkit.models.GRAPH_MODELS)")
     dataset: str = option("synthetic", "data set: enzymes, proteins, dd, collab, "
-                                       "reddit-binary, ... (TU), or synthetic")
+                                       "reddit-binary, ... (TU), esol, lipophilicity "
+                                       "(MoleculeNet, needs rdkit), or synthetic")
     root: str | None = option(None, "data directory (default: $GNNKIT_DATA)")
     protocol: Literal["paper", "holdout"] = option(
         "paper", "paper: best held-out accuracy per fold; holdout: inner validation split "
                  "selects the epoch, the outer fold is tested once")
     folds: int = option(10, "number of cross-validation folds")
     max_folds: int | None = option(None, "run only the first k folds (default: all)")
+    seeds: int = option(3, "regression (MoleculeNet): number of random 80/10/10 splits")
     val_fraction: float = option(0.1, "inner validation fraction (holdout protocol)")
     seed: int = option(0, "random seed (folds, initialisation, batches)")
     epochs: int = option(300, "maximum number of epochs per fold")
@@ -111,7 +113,7 @@ class GraphConfig:
     quiet: bool = option(False, "no progress bar or per-fold lines")
 
     def __post_init__(self) -> None:
-        for name in ("folds", "epochs", "patience", "batch_size", "hidden_dim", "num_heads",
+        for name in ("folds", "seeds", "epochs", "patience", "batch_size", "hidden_dim", "num_heads",
                      "kl_every", "gnn_layers", "gnn_heads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -137,6 +139,10 @@ def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
 
     if cfg.dataset.lower() == "synthetic":
         ds = cycles_vs_cliques(40, seed=cfg.seed)
+    elif cfg.dataset.lower() in ("esol", "lipophilicity"):
+        from ..datasets.moleculenet import load_moleculenet
+
+        ds = load_moleculenet(cfg.dataset, cfg.root)
     else:
         ds = load_tu(cfg.dataset, cfg.root, node_features=cfg.node_features,
                      degree_cap=cfg.degree_cap)
@@ -224,15 +230,19 @@ def _batches(graphs: list[Graph], idx: Tensor, size: int, gen: torch.Generator |
             for s in range(0, idx.numel(), size)]
 
 
-def _evaluate(model: nn.Module, batches: list[Graph], regression: bool) -> tuple[float, float]:
-    """(loss, metric): metric = accuracy, or RMSE for regression."""
+def _evaluate(model: nn.Module, batches: list[Graph], scale: tuple[float, float] | None
+              ) -> tuple[float, float]:
+    """(loss, metric): cross-entropy and accuracy; or, for regression (``scale`` = target
+    mean and std used in training), MSE and RMSE in the original units."""
+    regression = scale is not None
     model.eval()
     loss, hits, n = 0.0, 0.0, 0
     with torch.no_grad():
         for gb in batches:
             out, _ = model(gb)
             if regression:
-                loss += F.mse_loss(out.view(-1), gb.y.view(-1).to(out.dtype), reduction="sum").item()
+                pred = out.view(-1) * scale[1] + scale[0]
+                loss += F.mse_loss(pred, gb.y.view(-1).to(out.dtype), reduction="sum").item()
             else:
                 loss += F.cross_entropy(out, gb.y.view(-1), reduction="sum").item()
                 hits += (out.argmax(1) == gb.y.view(-1)).sum().item()
@@ -254,17 +264,26 @@ class FoldResult:
 
 
 def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx: Tensor,
-               test_idx: Tensor | None, num_classes: int, fold: int = 0,
+               test_idx: Tensor | None, num_classes: int | None, fold: int = 0,
                topo_dim: int = 0) -> FoldResult:
     """Train on ``train_idx``; monitor ``val_idx`` every epoch; evaluate the best-on-val model on
-    ``test_idx`` (when given). Returns train/val(/test) accuracy (best val acc over epochs)."""
+    ``test_idx`` (when given). Returns train/val(/test) accuracy (best val acc over epochs), or
+    for regression (``num_classes=None``; targets standardised with the training mean and std)
+    the RMSE (lowest val RMSE over epochs)."""
     seed = cfg.seed * 1000 + fold
     seed_everything(seed)
     dev = torch.device(cfg.device)
     g0 = graphs[0]
     in_dim = g0.x.shape[1] - topo_dim
     edge_dim = None if g0.edge_attr is None else g0.edge_attr.shape[1]
-    model = build_model(cfg, in_dim, num_classes, topo_dim, edge_dim).to(dev)
+    scale = None
+    if num_classes is None:
+        ytr = torch.cat([graphs[i].y.view(-1) for i in train_idx.tolist()]).double()
+        scale = (float(ytr.mean()), float(ytr.std()) if ytr.numel() > 1 else 1.0)
+        scale = (scale[0], scale[1] if scale[1] > 0 else 1.0)
+    name = "acc" if scale is None else "rmse"
+    sign = 1.0 if scale is None else -1.0          # selection maximises sign * metric
+    model = build_model(cfg, in_dim, num_classes or 1, topo_dim, edge_dim).to(dev)
     keys, others = model.key_parameters(), model.other_parameters()
     kl_set = keys if cfg.kl_params == "keys" else keys + others
     sup_opt = torch.optim.Adam(others, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -276,7 +295,7 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
     if cfg.key_init == "kmeans":
         init_keys(model, _batches(graphs, train_idx, cfg.batch_size, gen, dev)[0], seed)
 
-    history, best_val, best_loss, best_state, best_epoch, bad = [], -1.0, math.inf, None, 0, 0
+    history, best_val, best_loss, best_state, best_epoch, bad = [], -math.inf, math.inf, None, 0, 0
     start, epoch = time.perf_counter(), 0
     with Progress(cfg.epochs, desc=f"fold {fold}", enabled=not cfg.quiet) as bar:
         for epoch in range(1, cfg.epochs + 1):
@@ -302,7 +321,11 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
                             acc += gr
                     kl_total += kl.item()
                 if supervised:  # keys frozen: only `others` receive this loss
-                    loss = F.cross_entropy(out, gb.y.view(-1))
+                    if scale is None:
+                        loss = F.cross_entropy(out, gb.y.view(-1))
+                    else:
+                        target = (gb.y.view(-1).to(out.dtype) - scale[0]) / scale[1]
+                        loss = F.mse_loss(out.view(-1), target)
                     grads = torch.autograd.grad(loss, others, allow_unused=True)
                     for p, gr in zip(others, grads):
                         p.grad = gr
@@ -316,25 +339,26 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
                 kl_opt.step()
             for p in model.parameters():
                 p.grad = None
-            val_loss, val_acc = _evaluate(model, val_b, False)
+            val_loss, val_metric = _evaluate(model, val_b, scale)
+            val_acc = sign * val_metric                    # the score: higher is better
             history.append({"fold": fold, "epoch": epoch, "kl_epoch": int(kl_epoch),
                             "train_loss": tr_loss / nb if supervised else float("nan"),
                             "kl_loss": kl_total / nb if kl_epoch else float("nan"),
-                            "val_loss": val_loss, "val_metric": val_acc})
+                            "val_loss": val_loss, "val_metric": val_metric})
             if val_acc > best_val or (val_acc == best_val and val_loss < best_loss):
                 best_val, best_loss, best_epoch = val_acc, val_loss, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             bad = 0 if val_acc >= best_val else bad + 1
-            bar.update(val_acc=val_acc, best=best_val)
+            bar.update(**{f"val_{name}": val_metric, "best": sign * best_val})
             if bad >= cfg.patience:
                 break
     elapsed = time.perf_counter() - start
     model.load_state_dict(best_state)
-    metrics = {"fold": fold, "val_acc": best_val, "val_loss": best_loss,
-               "train_acc": _evaluate(model, train_eval_b, False)[1],
+    metrics = {"fold": fold, f"val_{name}": sign * best_val, "val_loss": best_loss,
+               f"train_{name}": _evaluate(model, train_eval_b, scale)[1],
                "epochs": epoch, "best_epoch": best_epoch, "time_per_epoch": elapsed / epoch}
     if test_b is not None:
-        metrics["test_loss"], metrics["test_acc"] = _evaluate(model, test_b, False)
+        metrics["test_loss"], metrics[f"test_{name}"] = _evaluate(model, test_b, scale)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return FoldResult(metrics, history, state)
 
@@ -359,6 +383,31 @@ def aggregate(runs: list[dict]) -> dict[str, float]:
     return out
 
 
+def _splits(cfg: GraphConfig, y: Tensor, regression: bool
+            ) -> list[tuple[Tensor, Tensor, Tensor | None]]:
+    """(train, val, test) index sets of every run: CV folds (classification) or random
+    80/10/10 splits, one per seed (regression)."""
+    out = []
+    if regression:
+        n = y.numel()
+        for k in range(cfg.seeds):
+            perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed + k))
+            a, b = int(0.8 * n), int(0.9 * n)
+            out.append((perm[:a].sort().values, perm[a:b].sort().values, perm[b:].sort().values))
+        return out
+    folds = stratified_kfold(y, cfg.folds, cfg.seed)
+    n_folds = cfg.folds if cfg.max_folds is None else min(cfg.folds, cfg.max_folds)
+    for k in range(n_folds):
+        held = folds[k]
+        rest = torch.cat([folds[j] for j in range(cfg.folds) if j != k])
+        if cfg.protocol == "paper":
+            out.append((rest, held, None))
+        else:
+            tr, va = _inner_split(y, rest, cfg.val_fraction, cfg.seed + k)
+            out.append((tr, va, held))
+    return out
+
+
 def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=None) -> dict:  # noqa: ANN001
     """Cross-validate ``cfg`` (see the module docstring). Returns ``<metric>_mean/_std``
     (paper protocol: ``val_acc`` is the paper's number; holdout: ``test_acc``),
@@ -370,14 +419,11 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
     build_model(cfg, 1, 2, 1)  # unknown model names fail before anything is loaded
     log = log if (log is not None and not cfg.quiet) else (lambda _m: None)
     ds = data if data is not None else load_graph_data(cfg)
-    if ds.num_classes is None:
-        raise NotImplementedError("graph regression (MoleculeNet) is not implemented yet")
     graphs, topo_dim = ds.graphs, 0
     if cfg.model == "gmn":
         topo_dim = cfg.rwr_dim or max(g.num_nodes for g in graphs)
         graphs = add_rwr(graphs, topo_dim, cfg.rwr_c)
-    y = torch.cat([g.y.view(-1) for g in graphs])
-    folds = stratified_kfold(y, cfg.folds, cfg.seed)
+    splits = _splits(cfg, torch.cat([g.y.view(-1) for g in graphs]), ds.num_classes is None)
     run_dir = None
     if cfg.save:
         name = cfg.run_name or f"{cfg.model}-{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -385,23 +431,17 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
         save_toml(cfg, run_dir / "config.toml", header=(
             f"Resolved config of this run: gnnkit train graph --preset {run_dir / 'config.toml'}"))
     runs, history = [], []
-    n_folds = cfg.folds if cfg.max_folds is None else min(cfg.folds, cfg.max_folds)
+    n_folds = len(splits)
+    metric = "acc" if ds.num_classes is not None else "rmse"
     with _threads(cfg.threads):
-        for k in range(n_folds):
-            held = folds[k]
-            rest = torch.cat([folds[j] for j in range(cfg.folds) if j != k])
-            if cfg.protocol == "paper":
-                tr, va, te = rest, held, None
-            else:
-                tr, va = _inner_split(y, rest, cfg.val_fraction, cfg.seed + k)
-                te = held
+        for k, (tr, va, te) in enumerate(splits):
             res = train_fold(cfg, graphs, tr, va, te, ds.num_classes, k, topo_dim)
             runs.append(res.metrics)
             history.extend(res.history)
             m = res.metrics
-            extra = f"  test_acc {m['test_acc']:.4f}" if "test_acc" in m else ""
-            log(f"fold {k}: val_acc {m['val_acc']:.4f}{extra}  epochs {m['epochs']} (best "
-                f"{m['best_epoch']})  {m['time_per_epoch']:.2f} s/epoch")
+            extra = f"  test_{metric} {m[f'test_{metric}']:.4f}" if te is not None else ""
+            log(f"fold {k}: val_{metric} {m[f'val_{metric}']:.4f}{extra}  epochs {m['epochs']} "
+                f"(best {m['best_epoch']})  {m['time_per_epoch']:.2f} s/epoch")
             if run_dir is not None:
                 save_checkpoint(res.state_dict, run_dir / "checkpoints" / f"fold{k}.pt")
                 write_csv(run_dir / "history.csv", history, HISTORY_FIELDS)
@@ -410,7 +450,8 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
             if k == 0 and run_dir is not None and cfg.figures:
                 _figures(cfg, res, graphs, te if te is not None else va, ds.num_classes,
                          topo_dim, run_dir)
-    return {**aggregate(runs), "num_folds": n_folds, "protocol": cfg.protocol,
+    protocol = cfg.protocol if ds.num_classes is not None else "random_80_10_10"
+    return {**aggregate(runs), "num_folds": n_folds, "protocol": protocol,
             "run_dir": None if run_dir is None else str(run_dir), "runs": runs}
 
 
@@ -420,7 +461,7 @@ def _figures(cfg: GraphConfig, res: FoldResult, graphs: list[Graph], idx: Tensor
 
     g0 = graphs[0]
     edge_dim = None if g0.edge_attr is None else g0.edge_attr.shape[1]
-    model = build_model(cfg, g0.x.shape[1] - topo_dim, num_classes, topo_dim, edge_dim)
+    model = build_model(cfg, g0.x.shape[1] - topo_dim, num_classes or 1, topo_dim, edge_dim)
     model.load_state_dict(res.state_dict)
     model.eval()
     g = graphs[int(idx[0])]
@@ -442,6 +483,8 @@ def print_table(cfg: GraphConfig, res: dict) -> None:
     print(f"{cfg.model} on {cfg.dataset}: {res['num_folds']} folds, protocol "
           f"{res['protocol']} (mean ± std){where}")
     for key, label in (("train_acc", "train accuracy"), ("val_acc", "best val accuracy"),
-                       ("test_acc", "test accuracy"), ("epochs", "epochs"),
-                       ("time_per_epoch", "s/epoch")):
-        print(f"{label:18} {fmt(key)}")
+                       ("test_acc", "test accuracy"), ("train_rmse", "train RMSE"),
+                       ("val_rmse", "best val RMSE"), ("test_rmse", "test RMSE"),
+                       ("epochs", "epochs"), ("time_per_epoch", "s/epoch")):
+        if f"{key}_mean" in res or key.endswith("_acc") and "val_acc_mean" in res:
+            print(f"{label:18} {fmt(key)}")
