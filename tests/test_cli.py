@@ -1,7 +1,6 @@
 """The gnnkit command line, in process through main([...])."""
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -25,13 +24,6 @@ def one_line_error(code, out, err):
     assert lines[0].startswith("gnnkit: error: ")
     assert "Traceback" not in err
     return lines[0]
-
-
-def _shared_root():
-    for cand in (os.environ.get("GNNKIT_DATA"), Path(__file__).parents[2] / "shared/datasets"):
-        if cand and (Path(cand) / "planetoid" / "ind.cora.x").is_file():
-            return str(cand)
-    return None
 
 
 FAST = ("--threads", "1", "--epochs", "8")
@@ -197,9 +189,8 @@ def test_datasets_list(capsys):
     assert {"cora", "synthetic"} <= {d["name"] for d in json.loads(out)}
 
 
-@pytest.mark.skipif(_shared_root() is None, reason="Cora files not found (set GNNKIT_DATA)")
-def test_datasets_info_and_download(capsys):
-    root = _shared_root()
+def test_datasets_info_and_download(capsys, shared_datasets):
+    root = str(shared_datasets)
     code, out, _ = run_cli(capsys, "datasets", "info", "cora", "--root", root, "--json")
     assert code == 0 and json.loads(out)["name"] == "cora"
     code, out, _ = run_cli(capsys, "datasets", "info", "cora", "--root", root)

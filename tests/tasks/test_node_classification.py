@@ -2,7 +2,6 @@
 
 import csv
 import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -271,18 +270,10 @@ def test_config_validation():
 
 
 # ----------------------------------------------------------------------------- real data
-def _planetoid_root():
-    for cand in (os.environ.get("GNNKIT_DATA"), Path(__file__).parents[3] / "shared/datasets"):
-        if cand and (Path(cand) / "planetoid" / "ind.cora.x").is_file():
-            return str(cand)
-    return None
-
-
-@pytest.mark.skipif(_planetoid_root() is None, reason="Cora files not found (set GNNKIT_DATA)")
-def test_gcn_on_cora_matches_the_paper():
+def test_gcn_on_cora_matches_the_paper(shared_datasets):
     """Kipf & Welling report 81.5% on Cora; one seed of our GCN preset must reach > 78%."""
-    cfg = make_config("node", model="gcn", dataset="cora", root=_planetoid_root(), threads=1,
-                      quiet=True, save=False)
+    cfg = make_config("node", model="gcn", dataset="cora", root=str(shared_datasets),
+                      threads=1, quiet=True, save=False)
     m = run(cfg, seed=0)
     assert m["test_acc"] > 0.78
     assert m["epochs"] <= 200
