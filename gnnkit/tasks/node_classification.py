@@ -51,8 +51,8 @@ from ..train import (
 )
 
 __all__ = ["NodeConfig", "NodeData", "SeedResult", "aggregate", "build_model", "evaluate",
-           "load_data", "load_run_config", "make_optimizer", "prepare", "run", "run_seeds",
-           "train_seed"]
+           "l2_penalty", "load_data", "load_run_config", "make_optimizer", "prepare", "run",
+           "run_seeds", "train_seed"]
 
 HISTORY_FIELDS = ("seed", "epoch", "train_loss", "val_loss", "val_acc")
 
