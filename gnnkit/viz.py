@@ -162,7 +162,10 @@ def plot_assignment_matrix(assignment: Tensor, path: str | os.PathLike,
     plt = _pyplot()
     C = assignment.detach().cpu().double().numpy()
     fig, ax = plt.subplots(figsize=(max(3.0, 0.4 * C.shape[1] + 2), max(3.0, 0.12 * C.shape[0] + 1)))
-    im = ax.imshow(C, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    # colour range 0..max(C): early in training C is close to uniform (1/K) and a fixed
+    # 0..1 scale would hide its structure
+    im = ax.imshow(C, aspect="auto", cmap="viridis", vmin=0, vmax=max(float(C.max()), 1e-12),
+                   interpolation="nearest")
     fig.colorbar(im, ax=ax, label="C_ij")
     ax.set_xlabel("key j")
     ax.set_ylabel("node i")

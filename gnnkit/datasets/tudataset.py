@@ -12,7 +12,8 @@ Node features (``node_features``): ``"auto"`` concatenates the node attributes a
 node labels that exist (PyG's ``use_node_attr=True``), and falls back to a one-hot degree when
 a data set has neither; ``"attributes"``, ``"labels"``, ``"degree"`` pick one source. The
 one-hot degree has ``degree_cap + 1`` columns (degrees >= cap share the last one). Per data set
-(``auto``): ENZYMES 18 attributes + 3 labels; PROTEINS 1 attribute + 3 labels; DD 89 labels;
+(``auto``): ENZYMES 18 attributes + 3 labels; PROTEINS 1 attribute + 3 labels; DD one-hot labels
+(82 distinct values in the shared copy);
 COLLAB and REDDIT-BINARY (no node data) one-hot degree.
 
 Graph labels are mapped to ``0..C-1`` in sorted order (e.g. REDDIT-BINARY's ``-1, 1``); the
