@@ -3,6 +3,8 @@
 from . import functional
 from .gat import GATConv
 from .gcn import GCNConv
+from .memory import MemoryLayer, memory_kl_loss
 from .sage import AGGREGATORS, SAGEConv
 
-__all__ = ["functional", "GCNConv", "SAGEConv", "GATConv", "AGGREGATORS"]
+__all__ = ["functional", "GCNConv", "SAGEConv", "GATConv", "AGGREGATORS", "MemoryLayer",
+           "memory_kl_loss"]
