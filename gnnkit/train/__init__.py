@@ -12,7 +12,16 @@ from .early_stopping import (
     StopDecision,
     make_early_stopping,
 )
-from .metrics import accuracy, f1_score, macro_f1, micro_f1
+from .metrics import (
+    accuracy,
+    average_precision,
+    f1_score,
+    macro_f1,
+    micro_f1,
+    precision_recall_curve,
+    roc_auc,
+    roc_curve,
+)
 from .progress import Progress
 from .rundir import atomic_write_bytes, atomic_write_text, make_run_dir, write_csv, write_json
 from .seed import seed_everything
@@ -29,12 +38,16 @@ __all__ = [
     "accuracy",
     "atomic_write_bytes",
     "atomic_write_text",
+    "average_precision",
     "f1_score",
     "load_checkpoint",
     "macro_f1",
     "make_early_stopping",
     "make_run_dir",
     "micro_f1",
+    "precision_recall_curve",
+    "roc_auc",
+    "roc_curve",
     "save_checkpoint",
     "seed_everything",
     "write_csv",

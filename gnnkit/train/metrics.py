@@ -1,4 +1,6 @@
-"""Classification metrics in torch: accuracy, micro-F1 and macro-F1.
+"""Classification metrics in torch: accuracy, micro-F1 and macro-F1; and, for scored binary
+decisions (link prediction), ROC-AUC, average precision and their curves (see the section
+"ranking metrics" below).
 
 Conventions (the same as scikit-learn's ``accuracy_score`` and ``f1_score``):
 
@@ -16,10 +18,13 @@ scikit-learn's ``zero_division`` default does.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
-__all__ = ["accuracy", "f1_score", "macro_f1", "micro_f1"]
+__all__ = ["accuracy", "average_precision", "f1_score", "macro_f1", "micro_f1",
+           "precision_recall_curve", "roc_auc", "roc_curve"]
 
 
 def _labels(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -102,3 +107,88 @@ def micro_f1(pred: Tensor, target: Tensor) -> float:
 
 def macro_f1(pred: Tensor, target: Tensor) -> float:
     return f1_score(pred, target, "macro")
+
+
+# --------------------------------------------------------------------------- ranking metrics
+# Binary labels y in {0, 1} and real scores s (logits or probabilities: only their order
+# matters). Tied scores are one threshold, exactly as scikit-learn's roc_auc_score,
+# average_precision_score, roc_curve and precision_recall_curve treat them. Computed in
+# float64.
+
+def _binary(scores: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, int, int]:
+    s = scores.detach().reshape(-1).double()
+    y = labels.detach().reshape(-1)
+    if s.shape != y.shape:
+        raise ValueError(f"scores ({s.numel()}) and labels ({y.numel()}) differ in length")
+    if y.dtype != torch.bool:
+        if bool(((y != 0) & (y != 1)).any()):
+            raise ValueError("labels must be 0/1 (or bool)")
+        y = y.bool()
+    if not bool(torch.isfinite(s).all()):
+        raise ValueError("scores hold NaN or inf")
+    n_pos = int(y.sum())
+    return s, y, n_pos, y.numel() - n_pos
+
+
+def _threshold_counts(s: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """At each distinct score t, from the highest down: (t, TP(s >= t), FP(s >= t))."""
+    uniq, inverse = torch.unique(s, sorted=True, return_inverse=True)   # ascending
+    pos = torch.zeros(uniq.numel(), dtype=torch.float64, device=s.device)
+    pos.index_add_(0, inverse, y.double())
+    tot = torch.bincount(inverse, minlength=uniq.numel()).double()
+    tps = pos.flip(0).cumsum(0)
+    fps = (tot - pos).flip(0).cumsum(0)
+    return uniq.flip(0), tps, fps
+
+
+def roc_auc(scores: Tensor, labels: Tensor) -> float:
+    """Area under the ROC curve = P(s_pos > s_neg) + P(s_pos = s_neg) / 2.
+
+    Computed from average ranks (the Mann-Whitney U statistic), which equals the trapezoidal
+    area under the tie-aware ROC curve. Shapes: scores [P], labels [P] in {0, 1}.
+    Raises ValueError when only one class is present.
+    """
+    s, y, n_pos, n_neg = _binary(scores, labels)
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("ROC-AUC needs both positive and negative labels")
+    _, inverse, counts = torch.unique(s, sorted=True, return_inverse=True, return_counts=True)
+    counts = counts.double()
+    first = counts.cumsum(0) - counts                    # rank (0-based) of each group's start
+    rank = (first + (counts + 1) / 2)[inverse]           # average 1-based rank, ties shared
+    u = rank[y].sum() - n_pos * (n_pos + 1) / 2
+    return float(u / (n_pos * n_neg))
+
+
+def average_precision(scores: Tensor, labels: Tensor) -> float:
+    """AP = sum_k (R_k - R_{k-1}) P_k over decreasing distinct thresholds (no interpolation),
+    scikit-learn's ``average_precision_score``. Raises ValueError without positives."""
+    s, y, n_pos, _ = _binary(scores, labels)
+    if n_pos == 0:
+        raise ValueError("average precision needs at least one positive label")
+    _, tps, fps = _threshold_counts(s, y)
+    precision = tps / (tps + fps)
+    recall = tps / n_pos
+    d_recall = torch.diff(recall, prepend=recall.new_zeros(1))
+    return float((d_recall * precision).sum())
+
+
+def roc_curve(scores: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(fpr, tpr, thresholds), starting at (0, 0) with threshold +inf, one point per distinct
+    score from the highest down (scikit-learn's ``drop_intermediate=False``)."""
+    s, y, n_pos, n_neg = _binary(scores, labels)
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("a ROC curve needs both positive and negative labels")
+    thr, tps, fps = _threshold_counts(s, y)
+    zero = tps.new_zeros(1)
+    return (torch.cat([zero, fps / n_neg]), torch.cat([zero, tps / n_pos]),
+            torch.cat([thr.new_full((1,), math.inf), thr]))
+
+
+def precision_recall_curve(scores: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(precision, recall, thresholds) at each distinct score from the highest down
+    (recall increasing). Unlike scikit-learn, no extra (recall 0, precision 1) end point."""
+    s, y, n_pos, _ = _binary(scores, labels)
+    if n_pos == 0:
+        raise ValueError("a precision-recall curve needs at least one positive label")
+    thr, tps, fps = _threshold_counts(s, y)
+    return tps / (tps + fps), tps / n_pos, thr
