@@ -8,7 +8,9 @@ Quick use::
 
 Registered node data sets (names are case-insensitive): ``cora``, ``citeseer``, ``pubmed``
 (Planetoid, public split) and ``synthetic`` (a contextual SBM, no files). User graphs load
-with :func:`load_edgelist`. See :mod:`.download` for the data root, mirrors and offline mode.
+with :func:`load_edgelist`. Link prediction splits a graph's edges with :func:`link_split`
+(saved and reloaded as a :class:`LinkSplit`). See :mod:`.download` for the data root, mirrors
+and offline mode.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .base import NodeDataset
 from .download import KNOWN_FILES, default_root, fetch, resolve_root, verify_file
 from .edgelist import load_edgelist
 from .errors import DatasetError
+from .link_split import LinkSplit, graph_fingerprint, link_split, undirected_edges
 from .planetoid import CITATION as _PLANETOID_CITATION
 from .planetoid import load_planetoid, load_planetoid_structure, planetoid_files
 from .splits import per_class_split, stratified_split
@@ -33,6 +36,7 @@ __all__ = [
     "DatasetError",
     "DatasetSpec",
     "KNOWN_FILES",
+    "LinkSplit",
     "NodeDataset",
     "csbm",
     "dataset_info",
@@ -40,6 +44,8 @@ __all__ = [
     "download_dataset",
     "edge_homophily",
     "fetch",
+    "graph_fingerprint",
+    "link_split",
     "list_datasets",
     "load_edgelist",
     "load_node_dataset",
@@ -49,6 +55,7 @@ __all__ = [
     "random_graph",
     "register_dataset",
     "stratified_split",
+    "undirected_edges",
     "verify_file",
 ]
 
