@@ -3,6 +3,7 @@
 ::
 
     gnnkit train [TASK] [--preset FILE|NAME] [--json] [--print-config] [config flags]
+    gnnkit predict link --run DIR --pairs FILE [--seed K] [--out FILE]
     gnnkit datasets list [--json]
     gnnkit datasets info NAME [--root DIR] [--json]
     gnnkit datasets download NAME [--root DIR]
@@ -114,7 +115,7 @@ def _add_train_task(sub, task, args: Sequence[str]) -> None:
         task.name, help=task.help,
         description=f"Train and evaluate: {task.help}.\nSee the notes after the options "
                     "for how presets, dataset tables and flags combine.",
-        epilog=_TRAIN_EPILOG.format(label=label),
+        epilog=(task.epilog or _TRAIN_EPILOG).format(label=label),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", metavar="FILE|NAME",
                    help="TOML preset file, or the name of a built-in preset "
@@ -225,13 +226,31 @@ def _cmd_datasets_download(ns: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- predict
+def _cmd_predict_link(ns: argparse.Namespace) -> int:
+    from .tasks.link_prediction import load_run_embedding, read_pairs, score_pairs, write_predictions
+
+    z, seed = load_run_embedding(ns.run, ns.seed)
+    pairs = read_pairs(ns.pairs, num_nodes=z.shape[0])           # unknown ids: one-line error
+    prob = score_pairs(z, pairs)
+    text = write_predictions(ns.out, pairs, prob)
+    if ns.out is None:
+        sys.stdout.write(text)
+    else:
+        print(f"{PROG}: wrote {prob.numel()} probabilities (seed {seed}) to {ns.out}",
+              file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The full parser. ``argv`` only selects the defaults shown by ``train <task> --help``."""
     from .tasks import TASKS
 
     parser = _Parser(prog=PROG, description="Graph neural networks from the papers: train "
-                     "GCN, GAT and GraphSAGE, and manage their data sets.",
+                     "and evaluate them on their tasks (node classification, link prediction, "
+                     "...: see 'gnnkit train --help'), score with trained runs, and manage "
+                     "data sets.",
                      epilog="Run 'gnnkit COMMAND --help' for a command's options.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     cmds = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -245,6 +264,25 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     task_args = list(argv[2:]) if len(argv) >= 2 and argv[0] == "train" else []
     for task in TASKS.values():
         _add_train_task(tasks, task, task_args if argv[1:2] == [task.name] else [])
+
+    pred = cmds.add_parser("predict", help="score inputs with a trained run",
+                           description="Score inputs with the model of a trained run.",
+                           epilog="Run 'gnnkit predict TASK --help' for a task's options.")
+    predc = pred.add_subparsers(dest="predict_task", metavar="TASK", required=True)
+    p = predc.add_parser(
+        "link", help="probabilities of node pairs from a link-prediction run",
+        description="Print (or write) sigmoid(z_u . z_v) for every pair of a file, from the "
+                    "embedding a 'gnnkit train link' run saved (embeddings.pt). The output is "
+                    "CSV: u,v,probability.",
+        epilog="The pairs file holds one pair per line, 'u v' or 'u,v' (node ids of the "
+               "run's graph); blank lines, '#' comments and a header line are skipped.")
+    p.add_argument("--run", required=True, metavar="DIR", help="run directory of 'gnnkit "
+                   "train link'")
+    p.add_argument("--pairs", required=True, metavar="FILE", help="node pairs to score")
+    p.add_argument("--seed", type=int, metavar="K", help="use the model of seed K "
+                   "(default: the run's first seed)")
+    p.add_argument("--out", metavar="FILE", help="write the CSV here instead of stdout")
+    p.set_defaults(func=_cmd_predict_link, parser=p)
 
     ds = cmds.add_parser("datasets", help="list, describe and download data sets",
                          description="List, describe and download data sets. The data "

@@ -18,7 +18,7 @@ from torch import Tensor
 from .train.rundir import atomic_write_bytes
 
 __all__ = ["MissingDependencyError", "plot_assignment_matrix", "plot_learning_curves",
-           "plot_memory_clusters", "plot_tsne", "require"]
+           "plot_link_history", "plot_memory_clusters", "plot_roc_pr", "plot_tsne", "require"]
 
 
 class MissingDependencyError(ImportError):
@@ -170,4 +170,66 @@ def plot_assignment_matrix(assignment: Tensor, path: str | os.PathLike,
     ax.set_xlabel("key j")
     ax.set_ylabel("node i")
     ax.set_title(title)
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- link prediction
+def plot_roc_pr(curves: Sequence[tuple[Tensor, Tensor]], path: str | os.PathLike,
+                title: str = "") -> Path:
+    """ROC (left) and precision-recall (right) curves, one line per seed.
+
+    ``curves`` holds ``(scores [P], labels [P])`` per seed (e.g. test pairs' logits and 0/1
+    labels); the curves and areas come from :mod:`gnnkit.train.metrics`.
+    """
+    from .train.metrics import average_precision, precision_recall_curve, roc_auc, roc_curve
+
+    plt = _pyplot()
+    fig, (ax_roc, ax_pr) = plt.subplots(1, 2, figsize=(10, 4.5))
+    for i, (s, y) in enumerate(curves):
+        fpr, tpr, _ = roc_curve(s, y)
+        prec, rec, _ = precision_recall_curve(s, y)
+        kw = {"color": f"C{i % 10}", "alpha": 0.7, "lw": 1}
+        ax_roc.plot(fpr.numpy(), tpr.numpy(), label=f"AUC {roc_auc(s, y):.3f}", **kw)
+        ax_pr.step(rec.numpy(), prec.numpy(), where="post",
+                   label=f"AP {average_precision(s, y):.3f}", **kw)
+    ax_roc.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+    ax_roc.set_xlabel("false positive rate")
+    ax_roc.set_ylabel("true positive rate")
+    ax_pr.set_xlabel("recall")
+    ax_pr.set_ylabel("precision")
+    ax_pr.set_ylim(0, 1.02)
+    if len(curves) <= 10:
+        ax_roc.legend(fontsize="small", loc="lower right")
+        ax_pr.legend(fontsize="small", loc="lower left")
+    if title:
+        n = len(curves)
+        fig.suptitle(f"{title} ({n} seed{'s' if n != 1 else ''})")
+    return _save(fig, path)
+
+
+def plot_link_history(history: Sequence[Mapping[str, float]], path: str | os.PathLike,
+                      title: str = "") -> Path:
+    """Training loss (left) and validation AUC and AP (right) per epoch, one line per seed.
+    ``history`` rows carry ``seed, epoch, train_loss, val_auc, val_ap``."""
+    plt = _pyplot()
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 4))
+    seeds = sorted({int(r["seed"]) for r in history})
+    for i, s in enumerate(seeds):
+        rows = [r for r in history if int(r["seed"]) == s]
+        ep = [r["epoch"] for r in rows]
+        first = i == 0
+        ax_loss.plot(ep, [r["train_loss"] for r in rows], color="C0", alpha=0.6,
+                     label="train loss" if first else None)
+        ax_val.plot(ep, [r["val_auc"] for r in rows], color="C1", alpha=0.6,
+                    label="validation AUC" if first else None)
+        ax_val.plot(ep, [r["val_ap"] for r in rows], color="C2", alpha=0.6,
+                    label="validation AP" if first else None)
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss")
+    ax_loss.legend()
+    ax_val.set_xlabel("epoch")
+    ax_val.set_ylabel("score")
+    ax_val.legend()
+    if title:
+        fig.suptitle(f"{title} ({len(seeds)} seed{'s' if len(seeds) != 1 else ''})")
     return _save(fig, path)

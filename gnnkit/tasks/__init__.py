@@ -1,8 +1,8 @@
 """Tasks: one explicit trainer per task, and the registry the command line is built from.
 
 A :class:`Task` ties a config dataclass to its ``run`` function and its model registry. The
-CLI makes ``gnnkit train <task>`` from every registered task, so adding link prediction is
-``register_task(Task("link", LinkConfig, run_seeds, models=..., preset_prefix="link_"))``.
+CLI makes ``gnnkit train <task>`` from every registered task (node, graph, link: see the
+``register_task`` calls below).
 
 Config contract: the config dataclass has ``model`` and ``dataset`` fields. The preset of a run
 is ``--preset`` when given, else the built-in ``gnnkit/presets/<preset_prefix><model>.toml``
@@ -19,7 +19,8 @@ from ..config import ConfigError, builtin_presets, load_preset, resolve_config
 from . import node_classification
 from .node_classification import NodeConfig, run, run_seeds
 
-__all__ = ["TASKS", "NodeConfig", "Task", "make_config", "register_task", "run", "run_seeds"]
+__all__ = ["TASKS", "LinkConfig", "NodeConfig", "Task", "make_config", "register_task", "run",
+           "run_seeds"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Task:
     preset_prefix: str = ""
     help: str = ""
     table: Callable[[Any, dict], None] | None = None   # prints a result table (CLI)
+    epilog: str | None = None    # notes after `gnnkit train <task> --help` ({label}: preset)
 
     def default(self, key: str) -> Any:
         return next(f.default for f in fields(self.config_cls) if f.name == key)
@@ -96,6 +98,39 @@ register_task(Task(
     preset_prefix="graph_",
     help="graph classification with memory layers (GMN, MemGNN on TU data sets)",
     table=_graph_table,
+))
+
+
+def _link_models() -> Mapping[str, type]:
+    from .link_prediction import LINK_MODELS
+
+    return LINK_MODELS
+
+
+def _link_run(cfg: Any, log: Callable[[str], None] | None = None) -> dict:
+    from .link_prediction import run_seeds as link_run_seeds
+
+    return link_run_seeds(cfg, log=log)
+
+
+def _link_table(cfg: Any, res: dict) -> None:
+    from .link_prediction import print_table
+
+    print_table(cfg, res)
+
+
+from .link_prediction import EPILOG as _LINK_EPILOG  # noqa: E402
+from .link_prediction import LinkConfig  # noqa: E402
+
+register_task(Task(
+    name="link",
+    config_cls=LinkConfig,
+    run=_link_run,
+    models=_link_models,
+    help="link prediction (GAE, VGAE and the spectral / DeepWalk baselines on Planetoid and "
+         "synthetic graphs)",
+    table=_link_table,
+    epilog=_LINK_EPILOG,
 ))
 
 
