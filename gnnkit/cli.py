@@ -228,7 +228,12 @@ def _cmd_datasets_download(ns: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- predict
 def _cmd_predict_link(ns: argparse.Namespace) -> int:
-    from .tasks.link_prediction import load_run_embedding, read_pairs, score_pairs, write_predictions
+    from .tasks.link_prediction import (
+        load_run_embedding,
+        read_pairs,
+        score_pairs,
+        write_predictions,
+    )
 
     z, seed = load_run_embedding(ns.run, ns.seed)
     pairs = read_pairs(ns.pairs, num_nodes=z.shape[0])           # unknown ids: one-line error

@@ -161,7 +161,8 @@ def plot_assignment_matrix(assignment: Tensor, path: str | os.PathLike,
     """Heat map of a memory layer's assignment matrix C [n, K] (rows sum to 1)."""
     plt = _pyplot()
     C = assignment.detach().cpu().double().numpy()
-    fig, ax = plt.subplots(figsize=(max(3.0, 0.4 * C.shape[1] + 2), max(3.0, 0.12 * C.shape[0] + 1)))
+    size = (max(3.0, 0.4 * C.shape[1] + 2), max(3.0, 0.12 * C.shape[0] + 1))
+    fig, ax = plt.subplots(figsize=size)
     # colour range 0..max(C): early in training C is close to uniform (1/K) and a fixed
     # 0..1 scale would hide its structure
     im = ax.imshow(C, aspect="auto", cmap="viridis", vmin=0, vmax=max(float(C.max()), 1e-12),
