@@ -109,8 +109,14 @@ examples:
 """
 
 
-def _add_train_task(sub, task, args: Sequence[str]) -> None:
-    shown, label = _shown_defaults(task, args)
+def _add_train_task(sub, task, args: Sequence[str] | None) -> None:
+    """``args``: the flags after ``train <task>`` when this task is the one selected, else None
+    (its help cannot be shown, so its preset is not resolved and its models not imported)."""
+    if args is None:
+        shown = {f.name: f.default for f in dataclasses.fields(task.config_cls)}
+        label = "built-in defaults"
+    else:
+        shown, label = _shown_defaults(task, args)
     p = sub.add_parser(
         task.name, help=task.help,
         description=f"Train and evaluate: {task.help}.\nSee the notes after the options "
@@ -268,7 +274,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     tasks = train.add_subparsers(dest="task_name", metavar="TASK", required=True)
     task_args = list(argv[2:]) if len(argv) >= 2 and argv[0] == "train" else []
     for task in TASKS.values():
-        _add_train_task(tasks, task, task_args if argv[1:2] == [task.name] else [])
+        _add_train_task(tasks, task, task_args if argv[1:2] == [task.name] else None)
 
     pred = cmds.add_parser("predict", help="score inputs with a trained run",
                            description="Score inputs with the model of a trained run.",
