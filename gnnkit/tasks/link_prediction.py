@@ -227,7 +227,7 @@ def _loss(cfg: LinkConfig, model: nn.Module, x: Tensor | None, g: Graph,
     from ..models.losses import full_recon_loss, sampled_recon_loss
 
     kl = None
-    if isinstance(model, VGAE):
+    if hasattr(model, "kl_loss"):                            # variational: (z, mu, logstd)
         z, mu, logstd = model(x, g, gen)
         kl = model.kl_loss(mu, logstd)
     else:
