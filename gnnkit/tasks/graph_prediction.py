@@ -28,7 +28,6 @@ Training schedule of the memory keys (paper Sec. 3.4 and the official code):
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -46,7 +45,7 @@ from ..ops import to_dense_batch
 from ..train.checkpoint import save_checkpoint
 from ..train.progress import Progress
 from ..train.rundir import make_run_dir, write_csv, write_json
-from ..train.seed import seed_everything
+from ..train.seed import seed_everything, torch_threads
 
 __all__ = ["GraphConfig", "build_model", "load_graph_data", "print_table", "run_folds",
            "stratified_kfold", "train_fold"]
@@ -363,17 +362,6 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
     return FoldResult(metrics, history, state)
 
 
-@contextlib.contextmanager
-def _threads(n: int | None):
-    old = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def aggregate(runs: list[dict]) -> dict[str, float]:
     keys = [k for k in runs[0] if k != "fold" and all(k in r for r in runs)]
     out = {}
@@ -433,7 +421,7 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
     runs, history = [], []
     n_folds = len(splits)
     metric = "acc" if ds.num_classes is not None else "rmse"
-    with _threads(cfg.threads):
+    with torch_threads(cfg.threads):
         for k, (tr, va, te) in enumerate(splits):
             res = train_fold(cfg, graphs, tr, va, te, ds.num_classes, k, topo_dim)
             runs.append(res.metrics)

@@ -50,11 +50,12 @@ from ..train import (
     roc_auc,
     save_checkpoint,
     seed_everything,
+    torch_threads,
     write_csv,
     write_json,
 )
 from ..train.rundir import atomic_write_text
-from .node_classification import _device, _threads, aggregate
+from .node_classification import _device, aggregate
 
 __all__ = ["EPILOG", "LINK_MODELS", "LinkConfig", "SeedResult", "build_model", "evaluate",
            "load_graph", "load_run_config", "load_run_embedding", "make_split", "predict_link",
@@ -262,7 +263,7 @@ def _blas_threads(n: int | None):
 def train_seed(cfg: LinkConfig, seed: int, g: Graph, split: LinkSplit) -> SeedResult:
     """Train and evaluate one seed: ``g`` is the full graph (its features, on any device),
     ``split`` the edge split; the model sees only ``split.train_graph(g)``."""
-    with _threads(cfg.threads), _blas_threads(cfg.threads):
+    with torch_threads(cfg.threads), _blas_threads(cfg.threads):
         return _train_seed(cfg, seed, g, split)
 
 

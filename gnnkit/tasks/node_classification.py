@@ -22,7 +22,6 @@ parameters (``weight_decay_scope = "all"``, PetarV-/GAT) or on the first layer o
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -46,6 +45,7 @@ from ..train import (
     make_run_dir,
     save_checkpoint,
     seed_everything,
+    torch_threads,
     write_csv,
     write_json,
 )
@@ -245,20 +245,9 @@ class SeedResult:
     embeddings: Tensor | None = None      # model.embed(x, g) of the tested model, on CPU
 
 
-@contextlib.contextmanager
-def _threads(n: int | None):
-    old = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def train_seed(cfg: NodeConfig, seed: int, data: NodeData, embed: bool = False) -> SeedResult:
     """Train and evaluate one seed on prepared ``data``."""
-    with _threads(cfg.threads):
+    with torch_threads(cfg.threads):
         return _train_seed(cfg, seed, data, embed)
 
 

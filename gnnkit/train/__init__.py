@@ -24,7 +24,7 @@ from .metrics import (
 )
 from .progress import Progress
 from .rundir import atomic_write_bytes, atomic_write_text, make_run_dir, write_csv, write_json
-from .seed import seed_everything
+from .seed import seed_everything, torch_threads
 
 __all__ = [
     "EARLY_STOPPING",
@@ -50,6 +50,7 @@ __all__ = [
     "roc_curve",
     "save_checkpoint",
     "seed_everything",
+    "torch_threads",
     "write_csv",
     "write_json",
 ]
