@@ -87,8 +87,12 @@ class _PygEncoder(nn.Module):
 
 
 def _identity_if_none(x, g):
-    # PyG's GCNConv needs an input matrix: X = I as a dense [N, N] tensor (fine for Cora/CiteSeer)
-    return torch.eye(g.num_nodes) if x is None else x
+    # PyG's GCNConv takes a dense input matrix, as PyG's Planetoid data provide it: the trainer's
+    # sparse CSR features are densified, and X = I is a dense [N, N] tensor (fine for Cora and
+    # CiteSeer)
+    if x is None:
+        return torch.eye(g.num_nodes)
+    return x.to_dense() if x.layout == torch.sparse_csr else x
 
 
 class PygGAE(nn.Module):

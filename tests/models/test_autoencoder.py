@@ -181,3 +181,18 @@ def test_dropout_identity_path_drops_rows():
     assert z.shape == (12, 3)
     m.eval()
     assert torch.equal(m(None, g), m(None, g))           # no dropout in evaluation
+
+
+@pytest.mark.parametrize("cls", [GAE, VGAE])
+def test_sparse_features_give_the_dense_result(cls):
+    g = _graph()
+    x = (torch.rand(12, 30, generator=torch.Generator().manual_seed(0)) < 0.1).double()
+    torch.manual_seed(0)
+    m = cls(30, 8, 3).double().eval()
+    dense = m.embed(x, g)
+    xs = x.to_sparse_csr()
+    assert torch.allclose(m.embed(xs, g), dense, atol=1e-12)
+    m.train()                                           # gradients reach W0 through X W0
+    out = m(xs, g) if cls is GAE else m(xs, g, torch.Generator().manual_seed(0))[0]
+    out.sum().backward()
+    assert m.conv1.weight.grad is not None and bool(m.conv1.weight.grad.abs().sum() > 0)
