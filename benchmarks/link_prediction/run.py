@@ -13,6 +13,7 @@ and PyG's ``kl_loss``, divided by N as in tkipf/gae).
     python benchmarks/link_prediction/run.py                      # the committed table
     python benchmarks/link_prediction/run.py --methods gae,vgae --datasets cora --seeds 3
     python benchmarks/link_prediction/run.py --pyg-methods gae,vgae,gae*,vgae*   # PyG for X = I too
+    python benchmarks/link_prediction/run.py --split per_seed --methods gae,vgae  # split k, seed k
 
 Methods: gae, vgae, gae* / vgae* (featureless, X = I), spectral, deepwalk. Per-seed results
 go to ``results/<dataset>__<method>__<framework>.json`` (an existing file is reused unless
@@ -167,12 +168,13 @@ def measure(method: str, dataset: str, framework: str, graph, split_path: Path,
     if a.epochs:
         flags["epochs"] = a.epochs
     cfg = make_config("link", **flags)
-    split = LinkSplit.load(split_path, graph)
+    fixed = LinkSplit.load(split_path, graph) if a.split == "fixed" else None
     swap = {"gae": PygGAE, "vgae": PygVGAE}
     ctx = registry_swap(model, swap[model]) if framework == "pyg" else contextlib.nullcontext()
     runs = []
     with ctx:
         for seed in range(a.seed, a.seed + a.seeds):
+            split = fixed if fixed is not None else link_split(graph, seed=seed)
             res = train_seed(cfg, seed, graph, split)
             m = dict(res.metrics)
             m["test_auc_no_isolated"] = isolated_free_auc(res.embedding, split)
@@ -182,7 +184,8 @@ def measure(method: str, dataset: str, framework: str, graph, split_path: Path,
                   f"{100 * m['test_auc']:.2f} AP {100 * m['test_ap']:.2f} "
                   f"({m['fit_time']:.1f} s)", file=sys.stderr, flush=True)
     return {"method": method, "dataset": dataset, "framework": framework, "runs": runs,
-            "config": {k: v for k, v in vars(cfg).items()}, "split": str(split_path.name)}
+            "config": {k: v for k, v in vars(cfg).items()},
+            "split": str(split_path.name) if fixed is not None else "per_seed: split seed = seed"}
 
 
 def stats(res: dict | None, key: str) -> tuple[float, float] | None:
@@ -198,8 +201,11 @@ def fmt(ms) -> str:
 
 def table(results: dict, a: argparse.Namespace, datasets: list[str], missing: dict) -> str:
     lines = [
-        f"{a.seeds} seeds ({a.seed}..{a.seed + a.seeds - 1}) on one fixed split per data set "
-        f"(split seed {a.split_seed}); mean ± std (population) in percent; torch "
+        f"{a.seeds} seeds ({a.seed}..{a.seed + a.seeds - 1}) "
+        + (f"on one fixed split per data set (split seed {a.split_seed})" if a.split == "fixed"
+           else "each on its own split (split seed = seed, as rerunning tkipf/gae's train.py "
+                "draws a new split)")
+        + f"; mean ± std (population) in percent; torch "
         f"{torch.__version__}, {platform.machine()}, {a.threads} thread(s).",
         "",
         "| method | dataset | ours AUC | ours AP | paper AUC | paper AP | ours - paper (AUC / AP) "
@@ -239,6 +245,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--split-seed", type=int, default=0)
+    ap.add_argument("--split", choices=("fixed", "per_seed"), default="fixed",
+                    help="fixed: one split for all seeds (the paper's 'fixed dataset splits'); "
+                         "per_seed: seed k trains on split k (what rerunning tkipf/gae's "
+                         "train.py does); results then go to <results>/per_seed")
     ap.add_argument("--epochs", type=int, help="override the presets' 200 (smoke tests only)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
     ap.add_argument("--root", default=os.environ.get("GNNKIT_DATA"))
@@ -249,7 +259,7 @@ def main() -> None:
     ap.add_argument("--force", action="store_true", help="recompute existing results")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    out = Path(a.results)
+    out = Path(a.results) / ("per_seed" if a.split == "per_seed" else "")
     out.mkdir(parents=True, exist_ok=True)
     datasets = a.datasets.split(",")
     results, missing = {}, {}
@@ -262,7 +272,7 @@ def main() -> None:
             print(f"# {dataset}: not measured here: {exc}", file=sys.stderr)
             continue
         split_path = out / f"split_{dataset}.npz"
-        if not split_path.is_file():
+        if a.split == "fixed" and not split_path.is_file():
             link_split(graph, seed=a.split_seed).save(split_path)
         order = sorted(a.methods.split(","), key=lambda m: m == "deepwalk")  # slowest last
         for method in order:
