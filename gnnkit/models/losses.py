@@ -57,24 +57,35 @@ def row_block(num_nodes: int, block_mb: float, dtype: torch.dtype = torch.float3
 
 
 class _SoftplusGramSum(torch.autograd.Function):
-    """sum_{i,j} softplus(z_i . z_j), row block by row block.
+    """sum_{i,j} softplus(z_i . z_j), row block by row block, upper triangle only.
 
-    The gradient 2 sigmoid(Z Z^T) Z is only [N, D], so when Z requires grad it is accumulated
+    S = Z Z^T is symmetric, so row block [a, a+b) needs only the columns j >= a: the
+    diagonal block [b, b] (itself symmetric) counts once and the columns j >= a + b twice,
+    which halves the products and the softplus evaluations of the full sum.
+
+    The gradient 2 sigmoid(S) Z is only [N, D], so when Z requires grad it is accumulated
     during the forward pass from the same logits block (no second product, no recomputation)
-    and saved for the backward pass: memory O(N D + block * N) either way.
+    and saved for the backward pass: memory O(N D + block * N) either way. With G =
+    sigmoid(S) restricted to the block's columns [b, N - a]: rows a..a+b receive G Z[a:], and
+    (symmetry) rows a+b.. receive G[:, b:]^T Z[a:a+b].
     """
 
     @staticmethod
     def forward(ctx, z: Tensor, rows: int) -> Tensor:  # noqa: ANN001
         grad = z.requires_grad
-        gz = torch.empty_like(z) if grad else None
+        gz = torch.zeros_like(z) if grad else None
         total = torch.zeros((), dtype=torch.float64, device=z.device)
-        zt = z.t()
-        for a in range(0, z.shape[0], rows):
-            s = z[a:a + rows] @ zt                               # [b, N] logits of one row block
-            total += F.softplus(s).sum().double()                # float32 cascade sum per block
+        n = z.shape[0]
+        for a in range(0, n, rows):
+            b = min(rows, n - a)
+            s = z[a:a + b] @ z[a:].t()                           # [b, N - a] logits, j >= a
+            sp = F.softplus(s)
+            total += (2.0 * sp[:, b:].sum() + sp[:, :b].sum()).double()   # float32 per block
             if grad:
-                torch.mm(s.sigmoid_(), z, out=gz[a:a + rows])    # [b, D] rows of sigmoid(S) Z
+                sig = s.sigmoid_()                               # [b, N - a]
+                gz[a:a + b].addmm_(sig, z[a:])                   # [b, D] rows of the block
+                if a + b < n:                                    # mirrored lower triangle
+                    gz[a + b:].addmm_(sig[:, b:].t(), z[a:a + b])
         ctx.save_for_backward(gz)
         return total.to(z.dtype)
 
