@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Graph", "GraphError", "batch", "unbatch"]
+__all__ = ["Block", "Graph", "GraphError", "batch", "unbatch"]
 
 
 class GraphError(ValueError):
@@ -483,6 +483,87 @@ class Graph:
         kw = {k: getattr(self, k) for k in ("x", "edge_weight", "edge_attr", "y", "batch", "ptr")
               if getattr(self, k) is not None}
         return Data(edge_index=self.edge_index, num_nodes=self.num_nodes, **kw)
+
+
+@dataclass(frozen=True, eq=False)
+class Block:
+    """One sampled hop of message passing: a bipartite graph from source to destination nodes.
+
+    A K-layer GNN trained on mini-batches runs layer l on block l (GraphSAGE, Hamilton et al.,
+    NeurIPS 2017, Algorithm 2): block K-1 has the seed nodes as destinations, and the source
+    nodes of block l are the destination nodes of block l-1. :func:`gnnkit.sampling.sample_blocks`
+    builds them.
+
+    The block is stored as an ordinary :class:`Graph` over its ``num_src`` source nodes, with
+    local ids, in which the ``num_dst`` destination nodes come first (local ids
+    ``0..num_dst-1``) and every edge points into one of them. A layer therefore runs on a block
+    unchanged and the destination rows are a prefix of its output::
+
+        h = layer(h, block.graph)[:block.num_dst]      # [num_src, F] -> [num_dst, F']
+
+    Each destination node aggregates exactly its sampled in-edges, so with every in-edge kept
+    (fanout -1) a mean/max/GCN-variant SAGE layer or a GAT layer gives the full-graph result
+    on the destination nodes. ``GCNConv`` normalises with the block's own degrees: a source
+    node that is not a destination has in-degree 0 in the block, so its weight differs from
+    the full graph's (as in PyG and DGL on sampled subgraphs).
+
+    Fields:
+        graph: ``Graph`` on ``num_src`` nodes; ``edge_index`` [2, E_b] local (row 0 source,
+            row 1 destination < ``num_dst``); ``edge_weight``/``edge_attr`` the sampled
+            edges' own, when the parent graph has them; no node fields.
+        num_dst: number of destination nodes (>= 1).
+        n_id: ``[num_src]`` int64 id in the parent graph of each source node;
+            ``n_id[:num_dst]`` are the destination nodes.
+        e_id: ``[E_b]`` int64 id of each edge in the parent graph (a column of its
+            ``edge_index``).
+    """
+
+    graph: Graph
+    num_dst: int
+    n_id: Tensor
+    e_id: Tensor
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_dst <= self.graph.num_nodes:
+            raise GraphError(
+                f"num_dst must lie in [1, num_src={self.graph.num_nodes}], got {self.num_dst}"
+            )
+        if self.n_id.shape != (self.graph.num_nodes,):
+            raise GraphError(
+                f"n_id must have shape [num_src={self.graph.num_nodes}], "
+                f"got {list(self.n_id.shape)}"
+            )
+        if self.e_id.shape != (self.graph.num_edges,):
+            raise GraphError(
+                f"e_id must have shape [E_b={self.graph.num_edges}], got {list(self.e_id.shape)}"
+            )
+
+    @property
+    def num_src(self) -> int:
+        return self.graph.num_nodes
+
+    @property
+    def num_edges(self) -> int:
+        return self.graph.num_edges
+
+    @property
+    def edge_index(self) -> Tensor:
+        """``[2, E_b]`` local ids: row 0 source (< num_src), row 1 destination (< num_dst)."""
+        return self.graph.edge_index
+
+    @property
+    def dst_id(self) -> Tensor:
+        """``[num_dst]`` parent-graph ids of the destination nodes (a view of ``n_id``)."""
+        return self.n_id[: self.num_dst]
+
+    def to(self, device: torch.device | str) -> Block:
+        """The same block with every tensor on ``device``."""
+        return Block(self.graph.to(device), self.num_dst, self.n_id.to(device),
+                     self.e_id.to(device))
+
+    def __repr__(self) -> str:
+        return (f"Block(num_src={self.num_src}, num_dst={self.num_dst}, "
+                f"num_edges={self.num_edges})")
 
 
 def _compressed(row: Tensor, col: Tensor, n: int) -> tuple[Tensor, Tensor, Tensor]:

@@ -2,16 +2,21 @@
 
 Every model maps ``(x [N, F_in], g) -> logits [N, out_dim]`` and exposes ``embed(x, g)``,
 the last hidden representation (the input of the output layer, before its dropout).
+For mini-batch training ``g`` may instead be a list of :class:`gnnkit.Block`, one per layer
+(from :mod:`gnnkit.sampling`): layer l runs on ``blocks[l].graph`` and keeps its first
+``blocks[l].num_dst`` rows, so ``x [blocks[0].num_src, F_in] -> [blocks[-1].num_dst, out_dim]``.
 ``layers[0]`` is the first layer (trainers that regularise only the first layer, as
 Kipf & Welling do, use it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..graph import Graph
+from ..graph import Block, Graph
 from ..nn import GATConv, GCNConv, SAGEConv
 from ..nn.functional import dropout
 
@@ -35,6 +40,19 @@ def _check_layers(num_layers: int) -> None:
         raise ValueError(f"num_layers must be >= 1, got {num_layers}")
 
 
+def _per_layer(g: Graph | Sequence[Block], num_layers: int) -> list[tuple[Graph, int | None]]:
+    """(graph, rows kept) for each layer: the full graph and all rows, or one block each."""
+    if isinstance(g, Graph):
+        return [(g, None)] * num_layers
+    blocks = list(g)
+    if len(blocks) != num_layers or not all(isinstance(b, Block) for b in blocks):
+        raise ValueError(
+            f"g must be a Graph or a list of {num_layers} Blocks (one per layer, input layer "
+            f"first), got {len(blocks)} item(s)"
+        )
+    return [(b.graph, b.num_dst) for b in blocks]
+
+
 class _Stack(nn.Module):
     """Shared loop: dropout -> layer -> activation for hidden layers, dropout -> layer last."""
 
@@ -44,17 +62,22 @@ class _Stack(nn.Module):
     def _hidden(self, h: Tensor) -> Tensor:
         return F.relu(h)
 
-    def embed(self, x: Tensor, g: Graph) -> Tensor:
+    def _embed(self, x: Tensor, hops: list[tuple[Graph, int | None]]) -> Tensor:
         h = x
-        for layer in self.layers[:-1]:
+        for layer, (g, rows) in zip(self.layers[:-1], hops, strict=False):
             h = dropout(h, self.dropout, self.training)
-            h = self._hidden(layer(h, g))
+            h = self._hidden(layer(h, g)[:rows])              # [N, H] or [num_dst, H]
         return h
 
-    def forward(self, x: Tensor, g: Graph) -> Tensor:
-        h = self.embed(x, g)
+    def embed(self, x: Tensor, g: Graph | Sequence[Block]) -> Tensor:
+        return self._embed(x, _per_layer(g, len(self.layers)))
+
+    def forward(self, x: Tensor, g: Graph | Sequence[Block]) -> Tensor:
+        hops = _per_layer(g, len(self.layers))
+        h = self._embed(x, hops)
         h = dropout(h, self.dropout, self.training)
-        return self.layers[-1](h, g)
+        g_last, rows = hops[-1]
+        return self.layers[-1](h, g_last)[:rows]
 
     def reset_parameters(self) -> None:
         for layer in self.layers:
