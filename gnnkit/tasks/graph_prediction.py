@@ -67,6 +67,9 @@ class GraphConfig:
                  "selects the epoch, the outer fold is tested once")
     folds: int = option(10, "number of cross-validation folds")
     max_folds: int | None = option(None, "run only the first k folds (default: all)")
+    first_fold: int = option(0, "start at this fold: with max_folds, folds first_fold .. "
+                                "first_fold + max_folds - 1 (to spread the folds of one CV "
+                                "over processes; each fold gives the same numbers either way)")
     seeds: int = option(3, "regression (MoleculeNet): number of random 80/10/10 splits")
     val_fraction: float = option(0.1, "inner validation fraction (holdout protocol)")
     seed: int = option(0, "random seed (folds, initialisation, batches)")
@@ -118,6 +121,9 @@ class GraphConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.folds < 2:
             raise ConfigError(f"folds must be >= 2, got {self.folds}")
+        if not 0 <= self.first_fold < self.folds:
+            raise ConfigError(f"first_fold must lie in [0, folds = {self.folds}), "
+                              f"got {self.first_fold}")
         if not self.num_keys or min(self.num_keys) < 1:
             raise ConfigError(f"num_keys must be positive integers, got {self.num_keys}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -384,8 +390,9 @@ def _splits(cfg: GraphConfig, y: Tensor, regression: bool
             out.append((perm[:a].sort().values, perm[a:b].sort().values, perm[b:].sort().values))
         return out
     folds = stratified_kfold(y, cfg.folds, cfg.seed)
-    n_folds = cfg.folds if cfg.max_folds is None else min(cfg.folds, cfg.max_folds)
-    for k in range(n_folds):
+    last = cfg.folds if cfg.max_folds is None else min(cfg.folds,
+                                                        cfg.first_fold + cfg.max_folds)
+    for k in range(cfg.first_fold, last):
         held = folds[k]
         rest = torch.cat([folds[j] for j in range(cfg.folds) if j != k])
         if cfg.protocol == "paper":
@@ -422,7 +429,8 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
     n_folds = len(splits)
     metric = "acc" if ds.num_classes is not None else "rmse"
     with torch_threads(cfg.threads):
-        for k, (tr, va, te) in enumerate(splits):
+        first = 0 if ds.num_classes is None else cfg.first_fold   # fold index of splits[0]
+        for k, (tr, va, te) in enumerate(splits, start=first):
             res = train_fold(cfg, graphs, tr, va, te, ds.num_classes, k, topo_dim)
             runs.append(res.metrics)
             history.extend(res.history)
@@ -435,7 +443,7 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
                 write_csv(run_dir / "history.csv", history, HISTORY_FIELDS)
                 write_json(run_dir / "metrics.json", {"aggregate": aggregate(runs),
                                                       "runs": runs, "data": ds.info})
-            if k == 0 and run_dir is not None and cfg.figures:
+            if k == first and run_dir is not None and cfg.figures:
                 _figures(cfg, res, graphs, te if te is not None else va, ds.num_classes,
                          topo_dim, run_dir)
     protocol = cfg.protocol if ds.num_classes is not None else "random_80_10_10"

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gnnkit.cli import main
+from gnnkit.config import ConfigError
 from gnnkit.datasets.graph_synthetic import cycles_vs_cliques
 from gnnkit.tasks import make_config
 from gnnkit.tasks.graph_prediction import (
@@ -135,3 +136,15 @@ def test_cli_help_lists_graph_options(capsys):
     out = capsys.readouterr().out
     for flag in ("--protocol", "--kl-every", "--kl-weight", "--key-init", "--num-keys"):
         assert flag in out
+
+
+def test_first_fold_runs_the_same_fold_in_another_process():
+    kw = dict(model="gmn", dataset="synthetic", save=False, quiet=True, folds=4, epochs=3,
+              hidden_dim=8, num_heads=2)
+    both = run_folds(make_config("graph", max_folds=2, **kw))["runs"]
+    second = run_folds(make_config("graph", first_fold=1, max_folds=1, **kw))["runs"]
+    assert [r["fold"] for r in second] == [1]
+    assert second[0]["val_acc"] == both[1]["val_acc"]
+    assert second[0]["val_loss"] == pytest.approx(both[1]["val_loss"], abs=1e-6)
+    with pytest.raises(ConfigError, match="first_fold"):
+        make_config("graph", first_fold=4, **kw)
