@@ -33,17 +33,27 @@ class GATConv(nn.Module):
     with ``return_attention=True`` also ``(edge_index [2, E'], alpha [E', H])`` over the
     graph with self-loops, in its COO order.
 
+    With ``fused=True`` (the default) the node scores, logits, softmax, attention dropout and
+    aggregation run as one autograd function, :func:`gnnkit.ops.gat_attention`, which keeps
+    one [E', H] tensor for the backward pass (the softmax numerators), recomputes the
+    logits there and redraws the dropout mask from the saved generator state; the e-GAT
+    term is fused too (its [E', H] logits are an input of that function).
+    ``fused=False`` runs the plain composition of ``(h * att).sum(-1)``, gathers,
+    ``leaky_relu``, :func:`gnnkit.ops.segment_softmax`, dropout and
+    :func:`gnnkit.ops.multihead_spmm`; the two give the same numbers to rounding (tests
+    compare them) and draw the same dropout mask from the same generator state.
+
     Differences from the paper: none in the math; the bias is added after concatenation
     or averaging, as in the authors' code.
     """
 
     def __init__(self, in_dim: int, out_dim: int, num_heads: int = 1, concat: bool = True,
                  negative_slope: float = 0.2, attn_dropout: float = 0.0, bias: bool = True,
-                 edge_dim: int | None = None) -> None:
+                 edge_dim: int | None = None, fused: bool = True) -> None:
         super().__init__()
         self.in_dim, self.out_dim, self.num_heads = in_dim, out_dim, num_heads
         self.concat, self.negative_slope, self.attn_dropout = concat, negative_slope, attn_dropout
-        self.edge_dim = edge_dim
+        self.edge_dim, self.fused = edge_dim, fused
         self.weight = nn.Parameter(torch.empty(in_dim, num_heads * out_dim))
         self.att_src = nn.Parameter(torch.empty(1, num_heads, out_dim))
         self.att_dst = nn.Parameter(torch.empty(1, num_heads, out_dim))
@@ -68,18 +78,25 @@ class GATConv(nn.Module):
         ga = ops.gat_graph(g)                                   # loops added, cached
         s = ops._structure(ga)
         h = (x @ self.weight).view(-1, H, C)                    # [N, H, C]
-        s_src = (h * self.att_src).sum(-1)                      # [N, H]
-        s_dst = (h * self.att_dst).sum(-1)                      # [N, H]
-        logits = ops.gather_src(ga, s_src) + ops.gather_dst(ga, s_dst)   # [E', H], CSR order
+        s_edge = None
         if self.edge_dim is not None:
             if ga.edge_attr is None:
                 raise ValueError(f"GATConv(edge_dim={self.edge_dim}) needs g.edge_attr")
             fe = (ga.edge_attr[s.perm] @ self.weight_edge).view(-1, H, C)   # [E', H, C]
-            logits = logits + (fe * self.att_edge).sum(-1)
-        logits = F.leaky_relu(logits, self.negative_slope)
-        alpha = ops.segment_softmax(logits, ga.csr[0], s.dst_csr)   # [E', H]
-        alpha_used = dropout(alpha, self.attn_dropout, self.training)
-        out = ops.multihead_spmm(ga, alpha_used, h)             # [N, H, C]
+            s_edge = (fe * self.att_edge).sum(-1)               # [E', H], CSR order
+        p = self.attn_dropout if self.training else 0.0
+        if self.fused:
+            out, alpha = ops.gat_attention(ga, h, self.att_src, self.att_dst, s_edge,
+                                           self.negative_slope, p, return_alpha=return_attention)
+        else:  # the plain composition: the reference the fused path is tested against
+            s_src = (h * self.att_src).sum(-1)                  # [N, H]
+            s_dst = (h * self.att_dst).sum(-1)                  # [N, H]
+            logits = ops.gather_src(ga, s_src) + ops.gather_dst(ga, s_dst)   # [E', H], CSR order
+            if s_edge is not None:
+                logits = logits + s_edge
+            logits = F.leaky_relu(logits, self.negative_slope)
+            alpha = ops.segment_softmax(logits, ga.csr[0], s.dst_csr)   # [E', H]
+            out = ops.multihead_spmm(ga, dropout(alpha, p), h)  # [N, H, C]
         out = out.reshape(-1, H * C) if self.concat else out.mean(1)
         if self.bias is not None:
             out = out + self.bias
@@ -89,4 +106,5 @@ class GATConv(nn.Module):
         return out, (ga.edge_index, alpha_coo)
 
     def extra_repr(self) -> str:
-        return f"{self.in_dim}, {self.out_dim}, heads={self.num_heads}, concat={self.concat}"
+        return (f"{self.in_dim}, {self.out_dim}, heads={self.num_heads}, concat={self.concat}"
+                + ("" if self.fused else ", fused=False"))

@@ -103,3 +103,15 @@ def test_input_not_modified():
     ref = x.clone()
     dropout(x, 0.7)
     assert torch.equal(x, ref)
+
+
+@pytest.mark.parametrize("p", [0.3, 1.0])
+def test_same_mask_with_and_without_grad(p):
+    # an input without grad takes a float mask directly, one with grad a saved bool mask:
+    # the same draws give the same output either way
+    x = torch.randn(40, 7)
+    torch.manual_seed(7)
+    a = dropout(x, p)
+    torch.manual_seed(7)
+    b = dropout(x.clone().requires_grad_(True), p)
+    assert torch.equal(a, b.detach())
