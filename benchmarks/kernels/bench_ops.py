@@ -6,9 +6,10 @@ Each row times one way of computing the same quantity on a random graph (default
     python benchmarks/kernels/bench_ops.py [--nodes 1000000 --edges 10000000 --repeats 3]
 
 Sections:
-  aggregation  out = A x (sum over in-edges), x [N, F]:
+  aggregation  out = A x (sum over in-edges, with edge weights), x [N, F]:
                gather + index_add_, gather + scatter_reduce, CSR torch.sparse.mm (int64 and
-               int32 indices)
+               int32 indices; reduce='sum'), embedding_bag (mode='sum', per-sample weights,
+               CSR row pointers as offsets)
   edge->node   summing per-edge rows [E, H] onto destinations (the backward of a gather):
                index_add_ vs segment_reduce over CSR rows
   sddmm        per-edge dot products <a[dst], b[src]> per head [E, H]:
@@ -62,6 +63,7 @@ def main() -> None:
     ones = torch.ones(e)
     a64 = torch.sparse_csr_tensor(rowptr, src, ones, (n, n))
     a32 = torch.sparse_csr_tensor(rowptr.int(), src.int(), ones, (n, n))
+    src32, off32 = src.int(), rowptr[:-1].int()
     rows: list[tuple[str, str, float, float]] = []
 
     def section(name: str, cands: list[tuple[str, object]]) -> None:
@@ -79,7 +81,10 @@ def main() -> None:
         ("gather + scatter_reduce", lambda: torch.zeros(n, f).scatter_reduce_(
             0, dst[:, None].expand(-1, f), x[src], "sum")),
         ("CSR sparse.mm, int64 indices", lambda: torch.sparse.mm(a64, x)),
-        ("CSR sparse.mm, int32 indices (chosen)", lambda: torch.sparse.mm(a32, x)),
+        ("CSR sparse.mm, int32 indices", lambda: torch.sparse.mm(a32, x)),
+        ("CSR sparse.mm reduce='sum', int32", lambda: torch.sparse.mm(a32, x, "sum")),
+        ("embedding_bag sum over CSR rows, int32 (chosen)", lambda: torch.nn.functional
+         .embedding_bag(src32, x, off32, mode="sum", per_sample_weights=ones)),
     ])
     ge = torch.randn(e, h, generator=gen)
     section("edge->node", [
