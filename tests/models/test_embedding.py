@@ -1,5 +1,6 @@
-"""Spectral embedding and DeepWalk: eigenvectors against a dense solver, the SGNS gradient
-against autograd, and both embeddings separating two communities."""
+"""Spectral embedding and DeepWalk: eigenvectors against a dense solver; the Huffman tree of
+hierarchical softmax (a prefix code, short codes for frequent nodes, probabilities summing to
+one); the HS and SGNS steps against autograd; both embeddings separating two communities."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ import torch
 
 from gnnkit import Graph
 from gnnkit.models import DeepWalk, SpectralEmbedding
-from gnnkit.models.embedding import _noise_table, _sgns_step
+from gnnkit.models.embedding import _hs_step, _noise_table, _sgns_step, huffman_code
 
 
 def two_cliques_and_a_pair(k=10):
@@ -72,10 +73,91 @@ def test_noise_table_follows_count_to_the_three_quarters():
     assert freq[1] == 0
 
 
-def test_deepwalk_separates_two_communities_and_is_seeded():
+def _codes(counts):
+    path, code, mask = huffman_code(counts)
+    return [tuple(code[v, mask[v]].tolist()) for v in range(counts.numel())], path, mask
+
+
+def test_huffman_code_is_a_prefix_code_with_short_codes_for_frequent_nodes():
+    counts = torch.randint(0, 1000, (57,), generator=torch.Generator().manual_seed(0))
+    codes, path, mask = _codes(counts)
+    n = counts.numel()
+    assert len(set(codes)) == n
+    for a in codes:                                         # no code is a prefix of another
+        assert not any(b != a and b[:len(a)] == a for b in codes)
+    assert sum(2.0 ** -len(c) for c in codes) == 1.0        # Kraft: a full binary tree
+    length = torch.tensor([len(c) for c in codes])
+    more = counts.unsqueeze(1) > counts.unsqueeze(0)        # [N, N] count[a] > count[b]
+    assert bool((length.unsqueeze(1) <= length.unsqueeze(0))[more].all())
+    # the path is the tree: inner node = code prefix, one to one, the root N - 2 first
+    assert bool((path[:, 0] == n - 2).all())
+    inner = {}
+    for v, c in enumerate(codes):
+        for depth in range(len(c)):
+            assert inner.setdefault(c[:depth], int(path[v, depth])) == path[v, depth]
+    assert sorted(inner.values()) == list(range(n - 1))
+
+
+def test_huffman_code_of_a_known_distribution():
+    # merges: (1, 1) -> 2; (2 [node 5], 2) -> 4; (3, 4) -> 7; (5, 7) -> 12; (10, 12) -> 22
+    codes, _, _ = _codes(torch.tensor([5, 1, 1, 3, 10, 2]))
+    assert [len(c) for c in codes] == [2, 5, 5, 3, 1, 4]
+    assert codes[4] == (0,)
+    z, _, _ = huffman_code(torch.tensor([7]))
+    assert z.shape == (1, 0)                                # one node: no decision
+
+
+@pytest.mark.parametrize("n", [2, 3, 40])
+def test_hierarchical_softmax_sums_to_one_over_all_nodes(n):
+    g = torch.Generator().manual_seed(n)
+    counts = torch.randint(1, 50, (n,), generator=g)
+    path, code, mask = huffman_code(counts)
+    u = torch.randn(8, dtype=torch.float64, generator=g)           # one center's vector
+    v = torch.randn(n - 1, 8, dtype=torch.float64, generator=g)    # inner-node vectors
+    s = v[path] @ u                                                # [N, L]
+    p = torch.where(mask, torch.sigmoid((1 - 2 * code).double() * s), 1.0).prod(1)  # [N]
+    assert float(p.sum()) == pytest.approx(1.0, abs=1e-12)
+    assert bool((p > 0).all())
+
+
+def test_hs_step_is_one_sgd_step_of_the_log_likelihood():
+    g = torch.Generator().manual_seed(0)
+    n, d = 30, 6
+    path, code, mask = huffman_code(torch.randint(1, 100, (n,), generator=g))
+    w_in = torch.randn(n, d, dtype=torch.float64, generator=g)
+    w_out = torch.randn(n - 1, d, dtype=torch.float64, generator=g)
+    cen, ctx = torch.randint(n, (40,), generator=g), torch.randint(n, (40,), generator=g)
+    a, b = w_in.clone().requires_grad_(), w_out.clone().requires_grad_()
+    # -log P(o | c) = -sum_l log sigmoid((1 - 2 d_l) u_c . v_{n_l}), summed over the batch
+    s = (b[path[ctx]] * a[cen].unsqueeze(1)).sum(-1)                # [B, L]
+    sign = 1.0 - 2.0 * code[ctx].double()
+    loss = -(torch.nn.functional.logsigmoid(sign * s) * mask[ctx]).sum()
+    loss.backward()
+    got = _hs_step(w_in, w_out, cen, path[ctx], code[ctx].double(), mask[ctx].double(), 0.05)
+    assert got == pytest.approx(loss.item(), rel=1e-12)
+    assert torch.allclose(w_in, a - 0.05 * a.grad, atol=1e-12)
+    assert torch.allclose(w_out, b - 0.05 * b.grad, atol=1e-12)
+    assert not torch.equal(w_out, b.detach())                       # something was learnt
+
+
+def test_deepwalk_defaults_are_the_papers_and_errors_are_clear():
+    dw = DeepWalk()
+    assert (dw.objective, dw.dim, dw.walk_length, dw.walks_per_node, dw.window, dw.epochs,
+            dw.lr) == ("hs", 128, 80, 10, 10, 1, 0.025)
+    g = two_cliques_and_a_pair(k=3)
+    with pytest.raises(ValueError, match="objective"):
+        DeepWalk(objective="softmax").fit(g)
+    with pytest.raises(FloatingPointError, match="batch_size"):
+        DeepWalk(dim=4, walk_length=10, walks_per_node=2, lr=1e6).fit(
+            g, torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("objective", ["hs", "ns"])
+def test_deepwalk_separates_two_communities_and_is_seeded(objective):
     g = two_cliques_and_a_pair(k=8)
-    dw = DeepWalk(dim=8, walk_length=20, walks_per_node=10, window=3, epochs=2,
-                  batch_size=256)
+    kw = dict(dim=8, walk_length=20, walks_per_node=10, window=3, epochs=2, batch_size=256,
+              objective=objective)
+    dw = DeepWalk(**kw)
     z = dw.fit(g, torch.Generator().manual_seed(0))
     assert z.shape == (g.num_nodes, 8)
     zn = torch.nn.functional.normalize(z, dim=1)
@@ -84,6 +166,7 @@ def test_deepwalk_separates_two_communities_and_is_seeded():
     across = sim[1:8, 9:16].mean()
     assert within > across + 0.5
     assert dw.loss_history[-1] < dw.loss_history[0]
-    again = DeepWalk(dim=8, walk_length=20, walks_per_node=10, window=3, epochs=2,
-                     batch_size=256).fit(g, torch.Generator().manual_seed(0))
+    again = DeepWalk(**kw).fit(g, torch.Generator().manual_seed(0))
     assert torch.equal(z, again)
+    other = DeepWalk(**kw).fit(g, torch.Generator().manual_seed(1))
+    assert not torch.equal(z, other)
