@@ -74,12 +74,17 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _cache(name: str) -> str:
-    try:
-        v = os.sysconf(name)
-    except (ValueError, OSError):
-        return "?"
-    return f"{v / 2**20:.0f} MiB" if v >= 2**20 else (f"{v // 1024} KiB" if v > 0 else "?")
+def _cache(level: int) -> str:
+    """Size of the unified cache of ``level`` seen by CPU 0 (Linux sysfs), else '?'."""
+    root = Path("/sys/devices/system/cpu/cpu0/cache")
+    for d in sorted(root.glob("index*")) if root.exists() else []:
+        try:
+            if int((d / "level").read_text()) == level and \
+                    (d / "type").read_text().strip() == "Unified":
+                return (d / "size").read_text().strip()
+        except (OSError, ValueError):
+            continue
+    return "?"
 
 
 def _load() -> float:
@@ -215,8 +220,8 @@ def wait_for_load(max_load: float | None, wait: float) -> float:
 def report(cases: list[Case], info: dict, a: argparse.Namespace, loads: list[float]) -> str:
     th = a.threads
     lines = [
-        f"Machine: {_cpu_model()}, {os.cpu_count()} cores, L2 {_cache('SC_LEVEL2_CACHE_SIZE')}, "
-        f"L3 {_cache('SC_LEVEL3_CACHE_SIZE')}, {platform.system()}; torch {torch.__version__}; "
+        f"Machine: {_cpu_model()}, {os.cpu_count()} cores, L2 {_cache(2)} per core, "
+        f"L3 {_cache(3)}, {platform.system()}; torch {torch.__version__}; "
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}.",
         f"Graph: random_graph({a.nodes}, {a.edges}) + self-loops: N = {info['n']}, "
         f"nnz = {info['nnz']}; median of {a.repeats} interleaved repeats; 1-min load before "
