@@ -1,6 +1,7 @@
 """MemoryLayer vs PyG's torch_geometric.nn.MemPooling: forward + backward time, same sizes.
 
     python benchmarks/graph_prediction/speed_memory_layer.py [--threads 1] [--repeats 30]
+        [--device cuda]
 
 Both layers get the same padded dense batch x [B, N_max, F] with a node mask, H heads, K keys,
 tau = 1, and the same loss (sum of the output plus the layer's KL loss, so the KL path is
@@ -20,13 +21,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
 
 
-def _time(fn, repeats: int) -> float:
+def _time(fn, repeats: int, device: torch.device) -> float:
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
     for _ in range(3):
         fn()
+    sync()
     ts = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
+        sync()
         ts.append(time.perf_counter() - t)
     return statistics.median(ts)
 
@@ -35,13 +42,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--device", default="cpu")
     a = p.parse_args(argv)
+    dev = torch.device(a.device)
     torch.set_num_threads(a.threads)
     from torch_geometric.nn import MemPooling
 
     from gnnkit.nn.memory import MemoryLayer, memory_kl_loss
 
-    print(f"torch {torch.__version__}, {a.threads} thread(s)")
+    print(f"torch {torch.__version__}, {a.threads} thread(s), device {dev}")
     print("| B | N_max | F | H | K | gnnkit MemoryLayer (ms) | PyG MemPooling (ms) | ratio |")
     print("|---|---|---|---|---|---|---|---|")
     for B, N, F, H, K in ((32, 40, 64, 5, 10), (32, 128, 64, 5, 10), (128, 128, 64, 5, 10),
@@ -51,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes[0] = N
         mask = torch.arange(N)[None] < sizes[:, None]                     # [B, N]
         x = torch.randn(B, N, F, generator=gen) * mask[..., None]
-        x.requires_grad_(True)
-        ours = MemoryLayer(F, F, K, H, tau=1.0)
-        pyg = MemPooling(F, F, heads=H, num_clusters=K, tau=1.0)
+        x, mask = x.to(dev).requires_grad_(True), mask.to(dev)
+        ours = MemoryLayer(F, F, K, H, tau=1.0).to(dev)
+        pyg = MemPooling(F, F, heads=H, num_clusters=K, tau=1.0).to(dev)
 
         def run_ours() -> None:
             out, C = ours(x, mask)
@@ -63,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             out, S = pyg(x, mask=mask)
             (out.sum() + MemPooling.kl_loss(S)).backward()
 
-        t_o, t_p = _time(run_ours, a.repeats), _time(run_pyg, a.repeats)
+        t_o, t_p = _time(run_ours, a.repeats, dev), _time(run_pyg, a.repeats, dev)
         print(f"| {B} | {N} | {F} | {H} | {K} | {t_o * 1e3:.2f} | {t_p * 1e3:.2f} | "
               f"{t_p / t_o:.2f}x |", flush=True)
     return 0
