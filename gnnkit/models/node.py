@@ -53,6 +53,12 @@ def _per_layer(g: Graph | Sequence[Block], num_layers: int) -> list[tuple[Graph,
     return [(b.graph, b.num_dst) for b in blocks]
 
 
+def _rows(h: Tensor, rows: int | None) -> Tensor:
+    """The first ``rows`` rows (a block's destinations), or all of h. No slice when None:
+    a full slice would still cost a zero-filled [N, F] gradient copy in backward."""
+    return h if rows is None else h[:rows]
+
+
 class _Stack(nn.Module):
     """Shared loop: dropout -> layer -> activation for hidden layers, dropout -> layer last."""
 
@@ -66,7 +72,7 @@ class _Stack(nn.Module):
         h = x
         for layer, (g, rows) in zip(self.layers[:-1], hops, strict=False):
             h = dropout(h, self.dropout, self.training)
-            h = self._hidden(layer(h, g)[:rows])              # [N, H] or [num_dst, H]
+            h = self._hidden(_rows(layer(h, g), rows))        # [N, H] or [num_dst, H]
         return h
 
     def embed(self, x: Tensor, g: Graph | Sequence[Block]) -> Tensor:
@@ -77,7 +83,7 @@ class _Stack(nn.Module):
         h = self._embed(x, hops)
         h = dropout(h, self.dropout, self.training)
         g_last, rows = hops[-1]
-        return self.layers[-1](h, g_last)[:rows]
+        return _rows(self.layers[-1](h, g_last), rows)
 
     def reset_parameters(self) -> None:
         for layer in self.layers:

@@ -120,13 +120,18 @@ class SAGEConv(nn.Module):
         if self.aggregator in ("mean", "gcn") and self.out_dim < self.in_dim:
             # mean and the GCN variant are linear, so W_neigh mean(h) = mean(W_neigh h):
             # project first and aggregate F_out instead of F_in features (same result).
-            b = self.lin_neigh.bias
             out = self.aggregate(x @ self.lin_neigh.weight.t(), g)      # [N, F_out]
-            out = out if b is None else out + b
         else:
-            out = self.lin_neigh(self.aggregate(x, g))                 # [N, F_out]
+            out = self.aggregate(x, g) @ self.lin_neigh.weight.t()     # [N, F_out]
+        b = self.lin_neigh.bias
         if self.lin_self is not None:
-            out = out + self.lin_self(x)
+            # + x W_self^T accumulated by the product itself, then the bias in place: two
+            # [N, F_out] passes fewer than separate adds (addmm does not save its output)
+            out = torch.addmm(out, x, self.lin_self.weight.t())
+            if b is not None:
+                out.add_(b)
+        elif b is not None:
+            out = out + b
         if self.normalize:
             out = F.normalize(out, p=2.0, dim=-1)
         return out

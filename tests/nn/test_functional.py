@@ -115,3 +115,29 @@ def test_same_mask_with_and_without_grad(p):
     torch.manual_seed(7)
     b = dropout(x.clone().requires_grad_(True), p)
     assert torch.equal(a, b.detach())
+
+
+def test_large_masks_drawn_in_chunks_do_not_depend_on_the_thread_count():
+    # masks above 2 x _CHUNK_WORDS words are drawn in chunks by per-chunk generators on a
+    # thread pool: the bits must be a function of the generator state alone, the chunks
+    # must not repeat each other, and the keep rate must still be 1 - p
+    from gnnkit import ops
+
+    n = 4 * (2 * ops._CHUNK_WORDS + 123)        # int16 draws: just over two chunks of words
+    x = torch.ones(n)
+    threads = torch.get_num_threads()
+    outs = []
+    try:
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            outs.append(dropout(x, 0.3, generator=torch.Generator().manual_seed(5)))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(outs[0], outs[1])
+    words = ops._dropout_bits(n, None, torch.Generator().manual_seed(6)).view(torch.int64)
+    c = ops._CHUNK_WORDS
+    assert not torch.equal(words[:c], words[c:2 * c])
+    assert abs(float((outs[0] != 0).float().mean()) - 0.7) < 2e-3
+    # a different seed gives a different mask
+    other = dropout(x, 0.3, generator=torch.Generator().manual_seed(7))
+    assert not torch.equal(other, outs[0])
