@@ -431,6 +431,27 @@ def test_lstm_runs_over_exactly_the_neighbours_of_each_node():
                               ref_lstm(layer, v[2].expand(3, F_IN)))
 
 
+def test_lstm_step_loop_equals_torch_packed_lstm_with_gradients():
+    # the per-step recurrence (input projected once per node) against nn.LSTM on the same
+    # PackedSequence: last hidden states and gradients wrt x and every LSTM parameter
+    from torch.nn.utils.rnn import PackedSequence
+
+    layer = SAGEConv(6, 4, "lstm").double()
+    gen = torch.Generator().manual_seed(12)
+    x = torch.randn(9, 6, generator=gen, dtype=D, requires_grad=True)
+    batch_sizes = [5, 5, 3, 3, 1]                       # 5 sequences of lengths 5, 4, 4, 2, 2
+    idx = torch.randint(0, 9, (sum(batch_sizes),), generator=gen)
+    up = torch.randn(5, 6, generator=gen, dtype=D)
+    ours = layer._lstm_run(x, idx, batch_sizes)
+    _, (h_n, _) = layer.lstm(PackedSequence(x[idx], torch.tensor(batch_sizes)))
+    torch.testing.assert_close(ours, h_n[0], **TOL)
+    params = [x, *layer.lstm.parameters()]
+    g_ours = torch.autograd.grad((ours * up).sum(), params)
+    g_ref = torch.autograd.grad((h_n[0] * up).sum(), params)
+    for a, b in zip(g_ours, g_ref, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+
+
 def test_lstm_single_neighbour_graph_matches_explicit_cell():
     layer = make_layer("sage-lstm")
     g = Graph(_ei([(1, 0), (2, 1), (0, 3), (3, 2)]), 5)  # every node <= 1 neighbour
