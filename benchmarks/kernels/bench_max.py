@@ -57,31 +57,36 @@ def main() -> None:
     print("|---|---:|---|---:|---:|---:|")
     gen = torch.Generator().manual_seed(0)
     for name, g, f in cases:
-        rowptr, col, _ = g.csr
-        n = g.num_nodes
-        s = ops._structure(g)
-        x = torch.relu(torch.randn(n, f, generator=gen)).requires_grad_()
-        up = torch.randn(n, f, generator=gen)
-        adj = torch.sparse_csr_tensor(s.rowptr, s.col, torch.ones(col.numel()), (n, n))
-        kernels = {
-            "gather + segment": lambda: ops.segment(x[col], rowptr, "max"),
-            "sparse.mm amax": lambda: torch.sparse.mm(adj, x, reduce="amax"),
-            "embedding_bag max": lambda: F.embedding_bag(s.col, x, s.rowptr[:-1], mode="max"),
-        }
-        ref = None
-        for label, fn in kernels.items():
-            out = fn().detach()
-            ref = out if ref is None else ref
-            diff = float((out - ref).abs().max())
+        for row in _case(name, g, f, gen, a.repeats):
+            print(row, flush=True)
 
-            def both(fn=fn) -> None:
-                x.grad = None
-                (fn() * up).sum().backward()
 
-            fwd = _time(lambda fn=fn: fn(), a.repeats)
-            print(f"| {name} | {f} | {label} | {fwd:.1f} | {_time(both, a.repeats):.1f} | "
-                  f"{diff:.1e} |", flush=True)
+def _case(name: str, g, f: int, gen: torch.Generator, repeats: int) -> list[str]:  # noqa: ANN001
+    rowptr, col, _ = g.csr
+    n = g.num_nodes
+    s = ops._structure(g)
+    x = torch.relu(torch.randn(n, f, generator=gen)).requires_grad_()
+    up = torch.randn(n, f, generator=gen)
+    adj = torch.sparse_csr_tensor(s.rowptr, s.col, torch.ones(col.numel()), (n, n))
+    kernels = {
+        "gather + segment": lambda: ops.segment(x[col], rowptr, "max"),
+        "sparse.mm amax": lambda: torch.sparse.mm(adj, x, reduce="amax"),
+        "embedding_bag max": lambda: F.embedding_bag(s.col, x, s.rowptr[:-1], mode="max"),
+    }
+    rows, ref = [], None
+    for label, fn in kernels.items():
+        out = fn().detach()
+        ref = out if ref is None else ref
+        diff = float((out - ref).abs().max())
 
+        def both(fn=fn) -> None:  # noqa: ANN001
+            x.grad = None
+            (fn() * up).sum().backward()
+
+        fwd = _time(fn, repeats)
+        rows.append(f"| {name} | {f} | {label} | {fwd:.1f} | {_time(both, repeats):.1f} | "
+                    f"{diff:.1e} |")
+    return rows
 
 if __name__ == "__main__":
     main()
