@@ -13,7 +13,9 @@ pass, inside custom autograd functions that save no per-edge tensor the backward
 On CPU, :func:`spmm` runs that CSR product as ``embedding_bag`` (mode 'sum', per-edge weights,
 row pointers as bag offsets), which prefetches the gathered rows and is a further 10-15% faster
 than ``torch.sparse.mm``; it runs at the speed of torch's fastest gather of the same rows
-(``benchmarks/kernels/roofline.py`` and README, "Roofline").
+(``benchmarks/kernels/roofline.py`` and README, "Roofline"). Mean folds 1 / in-degree into
+the per-edge weights; max/min on CPU use torch's fused CSR ``amax``/``amin`` product
+(``benchmarks/kernels/bench_max.py``).
 ``scatter`` (arbitrary, unsorted index) keeps ``index_add_``/``scatter_reduce``.
 """
 

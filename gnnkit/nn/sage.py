@@ -43,8 +43,10 @@ class SAGEConv(nn.Module):
     the nonlinearity is applied by the model, and ``normalize`` here normalises the layer's
     pre-activation output (as PyG does); :class:`gnnkit.models.GraphSAGE` normalises after
     the nonlinearity as Algorithm 1 does. With the mean and GCN aggregators (both linear)
-    W is applied before aggregating when F_out < F_in, which gives the same result. The LSTM aggregator batches nodes by degree
-    (packed sequences) instead of padding every neighbourhood to the largest degree.
+    W is applied before aggregating when F_out < F_in, which gives the same result. The LSTM
+    aggregator runs all neighbourhoods as packed sequences (nodes sorted by degree) instead
+    of padding every neighbourhood to the largest degree, with the input projection computed
+    once per node (see ``_lstm_run``).
     """
 
     def __init__(self, in_dim: int, out_dim: int, aggregator: str = "mean",
