@@ -344,7 +344,8 @@ def spmm(g: Graph, x: Tensor, edge_weight: Tensor | None = None, reduce: str = "
         w_csr = w_csc = None
     else:
         if edge_weight.shape != (g.num_edges,):
-            raise ValueError(f"edge_weight must have shape [{g.num_edges}], got {list(edge_weight.shape)}")
+            raise ValueError(f"edge_weight must have shape [{g.num_edges}], "
+                             f"got {list(edge_weight.shape)}")
         w_csr, w_csc = _ordered_weights(g, s, edge_weight)
     out = _SpMM.apply(s, w_csr, w_csc, x.contiguous())
     if reduce == "mean":
@@ -394,7 +395,8 @@ def segment_softmax(logits: Tensor, ptr: Tensor, seg_id: Tensor | None = None) -
     Shapes: logits [E, *], ptr [S + 1], seg_id [E] (segment of each row; derived if None).
     """
     if seg_id is None:
-        seg_id = torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=ptr.device), ptr.diff())
+        seg_id = torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=ptr.device),
+                                         ptr.diff())
     if logits.shape[0] == 0:
         return logits.clone()
     return _SegmentSoftmax.apply(logits, ptr, seg_id)

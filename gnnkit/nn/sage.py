@@ -54,7 +54,8 @@ class SAGEConv(nn.Module):
                  pool_dim: int | None = None) -> None:
         super().__init__()
         if aggregator not in AGGREGATORS:
-            raise ValueError(f"unknown aggregator {aggregator!r}; choose one of {', '.join(AGGREGATORS)}")
+            raise ValueError(f"unknown aggregator {aggregator!r}; "
+                             f"choose one of {', '.join(AGGREGATORS)}")
         self.in_dim, self.out_dim, self.aggregator = in_dim, out_dim, aggregator
         self.normalize = normalize
         self.root_weight = root_weight and aggregator != "gcn"
