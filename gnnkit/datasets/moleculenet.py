@@ -44,9 +44,9 @@ BOND_DIM = 6
 def _rdkit():  # noqa: ANN202
     try:
         from rdkit import Chem, RDLogger
-    except ImportError:
-        raise DatasetError("MoleculeNet data sets need RDKit: pip install gnnkit[chem] "
-                           "(or pip install rdkit)") from None
+    except ImportError as exc:   # keep torch/numpy ABI or partial-install errors visible
+        raise DatasetError(f"MoleculeNet data sets need RDKit ({exc}): pip install "
+                           "gnnkit[chem] (or pip install rdkit)") from exc
     return Chem, RDLogger
 
 
