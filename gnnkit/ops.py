@@ -335,20 +335,17 @@ def spmm(g: Graph, x: Tensor, edge_weight: Tensor | None = None, reduce: str = "
         return x.new_zeros(x.shape)
     if x.dim() != 2:
         raise ValueError(f"spmm expects x of shape [N, F], got {list(x.shape)}")
-    if edge_weight is None and reduce == "mean":
-        # 1 / in-degree folded into the edge weights: the product's own multiply does the
-        # division, in both passes (no [N, F] divide forward and backward)
-        w_csr, w_csc = _mean_weights(g, s, x.dtype)
-        return _SpMM.apply(s, w_csr, w_csc, x.contiguous())
     if edge_weight is None:
-        w_csr = w_csc = None
+        # mean: 1 / in-degree folded into the edge weights, so the product's own multiply
+        # does the division in both passes (no [N, F] divide forward and backward)
+        w_csr, w_csc = _mean_weights(g, s, x.dtype) if reduce == "mean" else (None, None)
     else:
         if edge_weight.shape != (g.num_edges,):
             raise ValueError(f"edge_weight must have shape [{g.num_edges}], "
                              f"got {list(edge_weight.shape)}")
         w_csr, w_csc = _ordered_weights(g, s, edge_weight)
     out = _SpMM.apply(s, w_csr, w_csc, x.contiguous())
-    if reduce == "mean":
+    if reduce == "mean" and edge_weight is not None:
         out = out / g.in_degree.clamp(min=1).to(x.dtype).unsqueeze(-1)
     return out
 
@@ -491,16 +488,16 @@ def _dropout_bits(n: int, device: torch.device | str | None,
     words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device)
     if words.device.type != "cpu" or words.numel() < 2 * _CHUNK_WORDS:
         words.random_(-(2**63), 2**63 - 1, generator=generator)
-        return words.view(torch.int16)[:n]
-    seed = int(torch.empty((), dtype=torch.int64).random_(0, 2**62, generator=generator))
-    chunks = words.split(_CHUNK_WORDS)
+    else:
+        seed = int(torch.empty((), dtype=torch.int64).random_(0, 2**62, generator=generator))
+        chunks = words.split(_CHUNK_WORDS)
 
-    def fill(k: int) -> None:
-        gk = torch.Generator().manual_seed(seed + k)
-        chunks[k].random_(-(2**63), 2**63 - 1, generator=gk)
+        def fill(k: int) -> None:
+            gk = torch.Generator().manual_seed(seed + k)
+            chunks[k].random_(-(2**63), 2**63 - 1, generator=gk)
 
-    for fut in [_thread_pool().submit(fill, k) for k in range(len(chunks))]:
-        fut.result()
+        for fut in [_thread_pool().submit(fill, k) for k in range(len(chunks))]:
+            fut.result()
     return words.view(torch.int16)[:n]
 
 

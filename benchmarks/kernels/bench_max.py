@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -27,18 +25,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench_ops import timeit  # noqa: E402  (this directory: the shared median timer)
+
 from gnnkit import ops  # noqa: E402
 from gnnkit.datasets import load_planetoid_structure, random_graph  # noqa: E402
-
-
-def _time(fn, repeats: int) -> float:
-    fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
 
 
 def main() -> None:
@@ -83,8 +73,8 @@ def _case(name: str, g, f: int, gen: torch.Generator, repeats: int) -> list[str]
             x.grad = None
             (fn() * up).sum().backward()
 
-        fwd = _time(fn, repeats)
-        rows.append(f"| {name} | {f} | {label} | {fwd:.1f} | {_time(both, repeats):.1f} | "
+        fwd = 1e3 * timeit(fn, repeats)
+        rows.append(f"| {name} | {f} | {label} | {fwd:.1f} | {1e3 * timeit(both, repeats):.1f} | "
                     f"{diff:.1e} |")
     return rows
 

@@ -61,4 +61,3 @@ def test_real_esol_and_lipophilicity(shared_datasets):
     esol = load_moleculenet("ESOL", root=shared_datasets, offline=True)
     assert len(esol) + esol.info["invalid_smiles"] == 1128
     assert esol.info["invalid_smiles"] == 0
-
