@@ -106,3 +106,21 @@ def test_key_parameters_split_and_registry():
     assert set(GRAPH_MODELS) >= {"gmn", "memgnn"}
     ds = cycles_vs_cliques(6)
     assert [int(g.y) for g in ds.graphs] == [0, 1, 0, 1, 0, 1]
+
+
+@pytest.mark.parametrize("query", ["paper", "two_branch"])
+def test_gmn_queries_read_only_the_batchs_rwr_columns_and_match_full_width(query):
+    # topo = 12 columns, graphs of 4 and 7 nodes: the model multiplies 7 columns of S.
+    torch.manual_seed(0)
+    model = GMN(3, 2, 12, hidden_dim=8, num_heads=2, query=query, topo_hidden=4).double().eval()
+    gs = [_input(model, _graph(seed=s, n=n), topo=12) for s, n in ((1, 4), (2, 7))]
+    g = batch(gs)
+    s, x = g.x[:, :12], g.x[:, 12:]
+    act = lambda t: torch.nn.functional.leaky_relu(t, 0.2)  # noqa: E731
+    if query == "paper":
+        ref = act(model.w1(torch.cat([act(model.w0(s)), x], 1)))
+    else:
+        ref = torch.cat([act(model.wb(act(model.wa(x)))), act(model.ws(s))], 1)
+    torch.testing.assert_close(model.queries(g), ref)
+    # a non-zero entry beyond the largest graph would be ignored, so the padding must be zero
+    assert torch.all(s[:, 7:] == 0)
