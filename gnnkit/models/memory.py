@@ -66,15 +66,13 @@ class _MemoryStack(nn.Module):
     def run_memory(self, q: Tensor, g: Graph) -> tuple[Tensor, list[tuple[Tensor, Tensor | None]]]:
         # Dropout before the first layer acts on the N real rows, before padding: the same
         # as dropping the padded [B, N_max, F] tensor (padding is zero either way), cheaper.
+        # The first layer reads the packed rows (no padding in its assignment).
         q = F.dropout(q, self.dropout, self.training)
-        h, mask = ops.to_dense_batch(q, g)                               # [B, N, F], [B, N]
-        assignments = []
-        for i, layer in enumerate(self.memory):
-            if i > 0:
-                h = F.dropout(h, self.dropout, self.training)
-            h, C = layer(h, mask)                                        # [B, K, D], [B, N, K]
-            assignments.append((C, mask))
-            mask = None                                                  # K real nodes
+        h, C, mask = self.memory[0].forward_batch(q, g)                  # [B, K, D], [B, N, K]
+        assignments = [(C, mask)]
+        for layer in self.memory[1:]:                                    # K real nodes each
+            h, C = layer(F.dropout(h, self.dropout, self.training))     # [B, K', D]
+            assignments.append((C, None))
         out = self.head(h.mean(1))                                       # [B, out_dim]
         return out, assignments
 

@@ -14,6 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..graph import Graph
+from ..ops import to_dense_batch
+
 __all__ = ["MemoryLayer", "init_keys_kmeans", "kl_target", "kmeans", "memory_kl_loss"]
 
 _EPS = 1e-12
@@ -39,9 +42,11 @@ class MemoryLayer(nn.Module):
 
     Differences from the paper: none in the equations. W has no bias (Eq. 4 has none);
     the LeakyReLU slope is ``negative_slope`` (0.01, torch's default). The 1x1 convolution
-    is computed as an einsum over heads with the ``conv`` module's weight and bias (4x
-    faster than ``nn.Conv2d`` on CPU, same numbers). Distances use
-    ||q||^2 - 2 q.k + ||k||^2 (clamped at 0) so no [B, H, N, K, F] tensor is formed.
+    is computed as a weighted sum over heads with the ``conv`` module's weight and bias
+    (4x faster than ``nn.Conv2d`` on CPU, same numbers). Distances use
+    ||q||^2 - 2 q.k + ||k||^2 (clamped at 0), with q.k one matrix product against all
+    H * K keys, so no [B, H, N, K, F] tensor is formed. :meth:`forward_batch` takes the
+    packed rows of a batch and pads only after the assignment.
     """
 
     def __init__(self, in_dim: int, out_dim: int, num_keys: int, num_heads: int = 1,
@@ -69,28 +74,47 @@ class MemoryLayer(nn.Module):
                 f"num_heads={self.num_heads}, tau={self.tau}")
 
     def assign(self, q: Tensor, mask: Tensor | None = None) -> Tensor:
-        """The merged assignment C [B, N, K] (Eqs. 1-2); zero rows at padded nodes."""
+        """The merged assignment C (Eqs. 1-2): q [..., N, F] -> C [..., N, K]; rows at padded
+        nodes (``mask`` False) are zero. Works on a dense batch [B, N, F] or on the packed
+        rows [N_total, F] of a batch (each row's assignment depends on that row alone)."""
+        H, K = self.num_heads, self.num_keys
         k = self.keys                                                    # [H, K, F]
-        qq = (q * q).sum(-1)[:, None, :, None]                           # [B, 1, N, 1]
-        kk = (k * k).sum(-1)[None, :, None, :]                           # [1, H, 1, K]
-        qk = torch.einsum("bnf,hkf->bhnk", q, k)                         # [B, H, N, K]
-        dist = (qq - 2 * qk + kk).clamp_min(0)                           # [B, H, N, K]
+        qk = (q @ k.reshape(H * K, -1).t()).unflatten(-1, (H, K))       # [..., N, H, K]
+        qq = (q * q).sum(-1)[..., None, None]                            # [..., N, 1, 1]
+        kk = (k * k).sum(-1)                                             # [H, K]
+        dist = (qq - 2 * qk + kk).clamp_min(0)                           # [..., N, H, K]
         c = (1 + dist / self.tau).pow(-(self.tau + 1) / 2)               # Eq. 1, unnormalised
-        c = c / c.sum(-1, keepdim=True)                                  # [B, H, N, K]
-        w = self.conv.weight.view(self.num_heads)                        # [H] (1x1 conv)
-        s = torch.einsum("bhnk,h->bnk", c, w) + self.conv.bias           # [B, N, K]
+        c = c / c.sum(-1, keepdim=True)                                  # [..., N, H, K]
+        w = self.conv.weight.view(H, 1)                                  # [H, 1] (1x1 conv)
+        s = (c * w).sum(-2) + self.conv.bias                             # [..., N, K]
         C = torch.softmax(s, dim=-1)                                     # Eq. 2
         if mask is not None:
             C = C * mask.unsqueeze(-1).to(C.dtype)                       # padded rows -> 0
         return C
 
+    def read(self, q: Tensor, C: Tensor) -> Tensor:
+        """Eqs. 3-4 for a dense batch: q [B, N, F_in] (zero at padding), C [B, N, K]
+        -> q' [B, K, F_out]."""
+        v = C.transpose(1, 2) @ q                                        # Eq. 3: [B, K, F_in]
+        return F.leaky_relu(self.lin(v), self.negative_slope)           # Eq. 4: [B, K, F_out]
+
     def forward(self, q: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         C = self.assign(q, mask)                                         # [B, N, K]
         if mask is not None:
             q = q * mask.unsqueeze(-1).to(q.dtype)                       # no 0 * inf from padding
-        v = C.transpose(1, 2) @ q                                        # Eq. 3: [B, K, F_in]
-        out = F.leaky_relu(self.lin(v), self.negative_slope)            # Eq. 4: [B, K, F_out]
-        return out, C
+        return self.read(q, C), C
+
+    def forward_batch(self, q: Tensor, g: Graph) -> tuple[Tensor, Tensor, Tensor]:
+        """The layer on the packed node rows of a batch (:func:`gnnkit.batch`):
+        q [N_total, F_in] -> (q' [B, K, F_out], C [B, N_max, K], mask [B, N_max]).
+
+        The same numbers as ``forward(*to_dense_batch(q, g))``, but the assignment (the
+        costly part, [N, H, K] per node) is computed on the N_total real rows only, then
+        padded; on PROTEINS a batch of 16 graphs is about 3.8x larger padded.
+        """
+        C, mask = to_dense_batch(self.assign(q), g)                      # [B, N_max, K]
+        qd, _ = to_dense_batch(q, g)                                     # zero at padding
+        return self.read(qd, C), C, mask
 
 
 def kl_target(C: Tensor) -> Tensor:

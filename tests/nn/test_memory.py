@@ -139,3 +139,31 @@ def test_state_dict_round_trip_and_repr():
     with pytest.raises(ValueError):
         MemoryLayer(3, 3, 0)
     assert list(a.keys.shape) == [2, 3, 3]
+
+
+def test_forward_batch_on_packed_rows_equals_the_padded_forward_values_and_grads():
+    from gnnkit.graph import Graph, batch
+    from gnnkit.ops import to_dense_batch
+
+    layer = _layer(tau=2.5)
+    gen = torch.Generator().manual_seed(5)
+    gs = [Graph(torch.zeros(2, 0, dtype=torch.long), n,
+                x=torch.randn(n, 3, generator=gen, dtype=torch.float64)) for n in (2, 6, 4)]
+    g = batch(gs)
+    q1 = g.x.clone().requires_grad_(True)
+    out1, C1, mask1 = layer.forward_batch(q1, g)
+    q2 = g.x.clone().requires_grad_(True)
+    h, mask2 = to_dense_batch(q2, g)
+    out2, C2 = layer(h, mask2)
+    torch.testing.assert_close(out1, out2)
+    torch.testing.assert_close(C1, C2)
+    assert torch.equal(mask1, mask2) and torch.all(C1[~mask1] == 0)
+    w = torch.randn(out1.shape, generator=gen, dtype=torch.float64)
+    loss1 = (out1 * w).sum() + memory_kl_loss(C1, mask1, "sum")
+    loss2 = (out2 * w).sum() + memory_kl_loss(C2, mask2, "sum")
+    g1 = torch.autograd.grad(loss1, [q1, layer.keys, layer.conv.weight])
+    g2 = torch.autograd.grad(loss2, [q2, layer.keys, layer.conv.weight])
+    for a, b in zip(g1, g2, strict=True):
+        torch.testing.assert_close(a, b)
+    # each packed row's assignment is the padded batch's row for that node
+    torch.testing.assert_close(layer.assign(g.x), C2[mask2])
