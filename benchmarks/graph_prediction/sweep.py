@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=2000)
     p.add_argument("--patience", type=int, default=200)
-    p.add_argument("--out", default="benchmarks/graph_prediction/results/sweep.jsonl")
+    p.add_argument("--out", default="benchmarks/graph_prediction/results/sweep/sweep.jsonl")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     rows = []

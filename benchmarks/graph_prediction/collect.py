@@ -1,0 +1,89 @@
+"""Merge the per-fold metrics of runs that split one cross-validation over processes.
+
+    python benchmarks/graph_prediction/collect.py --runs runs/gmn-proteins-f0 \
+        runs/gmn-proteins-f5 --name gmn_proteins_paper_official_schedule
+
+``gnnkit train graph ... --first-fold F --max-folds M --run-name R`` writes
+``runs/R/metrics.json`` with the folds it ran. This script reads those files, checks that
+they come from one configuration (same model, data set, protocol, seed and preset settings
+apart from the fold range) and that no fold is missing or repeated, and writes
+
+* ``results/metrics/<name>.json``: every fold's metrics and the mean ± std (population);
+* one row appended to ``results/tu.jsonl`` (classification) or ``results/molnet.jsonl``
+  (regression), the table ``report.py`` prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import tomllib
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from table import PAPER  # noqa: E402
+
+RANGE_KEYS = {"first_fold", "max_folds", "run_name", "out_dir"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", nargs="+", required=True, help="run directories")
+    p.add_argument("--name", required=True, help="results/metrics/<name>.json")
+    p.add_argument("--note", default="")
+    a = p.parse_args(argv)
+    configs, folds = [], []
+    for d in a.runs:
+        d = Path(d)
+        cfg = tomllib.loads((d / "config.toml").read_text())
+        configs.append({k: v for k, v in cfg.items() if k not in RANGE_KEYS})
+        folds += json.loads((d / "metrics.json").read_text())["runs"]
+    if any(c != configs[0] for c in configs[1:]):
+        diff = sorted(k for c in configs[1:] for k in c if c.get(k) != configs[0].get(k))
+        raise SystemExit(f"the runs differ in settings other than the fold range: {diff}")
+    cfg = configs[0]
+    ids = sorted(f["fold"] for f in folds)
+    regression = "val_rmse" in folds[0]
+    expect = list(range(cfg.get("seeds", 3) if regression else cfg.get("folds", 10)))
+    if ids != expect:
+        raise SystemExit(f"folds {ids} are not exactly {expect}: a fold is missing or repeated")
+    folds.sort(key=lambda f: f["fold"])
+    if regression:
+        metric = "test_rmse"
+    else:
+        metric = "val_acc" if cfg.get("protocol", "paper") == "paper" else "test_acc"
+    scale = 1 if regression else 100
+    vals = np.array([f[metric] for f in folds]) * scale
+    model, ds = cfg["model"], cfg["dataset"]
+    out = {"model": model, "dataset": ds, "protocol": cfg.get("protocol", "paper"),
+           "config": cfg, "runs": [str(r) for r in a.runs], "folds": folds,
+           f"{metric}_mean": float(vals.mean()), f"{metric}_std": float(vals.std()),
+           "note": a.note}
+    (HERE / "results" / "metrics").mkdir(parents=True, exist_ok=True)
+    (HERE / "results" / "metrics" / f"{a.name}.json").write_text(json.dumps(out, indent=1))
+    row = {"model": model, "dataset": ds,
+           "protocol": "random_80_10_10" if regression else out["protocol"],
+           "preset": a.name, "epochs": cfg.get("epochs"), "folds": len(folds), "metric": metric,
+           "acc_mean": float(vals.mean()), "acc_std": float(vals.std()),
+           "paper": PAPER.get((model, ds)),
+           "train_acc_mean": float(np.mean([f["train_rmse" if regression else "train_acc"]
+                                            for f in folds]) * scale),
+           "s_per_epoch": float(np.mean([f["time_per_epoch"] for f in folds])),
+           "per_fold": [f[metric] for f in folds]}
+    table = HERE / "results" / ("molnet.jsonl" if regression else "tu.jsonl")
+    with open(table, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    print(f"{model} {ds} {row['protocol']}: {metric} {vals.mean():.2f} ± {vals.std():.2f} over "
+          f"{len(folds)} ({', '.join(f'{v:.2f}' for v in vals)}); epochs "
+          f"{[f['epochs'] for f in folds]}; wrote {a.name}.json and a row of {table.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
