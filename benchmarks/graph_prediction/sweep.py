@@ -8,7 +8,7 @@ named in ``CONFIGS``; each runs on the same random 80/10/10 splits (seeds 0..see
 epoch with the lowest validation RMSE is tested. The config to use is the one with the
 lowest **mean validation RMSE**; the test column is printed for every row so the reader can
 see what the choice costs or gains, but it never enters the choice. Rows are appended to
-``--out`` (JSON lines) and printed as a Markdown table.
+``--out`` (JSON lines, default ``results/sweep/<dataset>.jsonl``) and printed as a Markdown table.
 """
 
 from __future__ import annotations
@@ -49,8 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=2000)
     p.add_argument("--patience", type=int, default=200)
-    p.add_argument("--out", default="benchmarks/graph_prediction/results/sweep/sweep.jsonl")
+    p.add_argument("--out", default=None,
+                   help="JSON lines output (default: results/sweep/<dataset>.jsonl)")
     a = p.parse_args(argv)
+    default = Path(__file__).resolve().parent / "results" / "sweep" / f"{a.dataset}.jsonl"
+    out = Path(a.out) if a.out else default
     torch.set_num_threads(1)
     rows = []
     for name in a.configs:
@@ -70,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                "s_per_epoch": res["time_per_epoch_mean"], "wall_s": time.perf_counter() - t0,
                "run_dir": res["run_dir"], "date": time.strftime("%Y-%m-%d %H:%M")}
         rows.append(row)
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        with open(a.out, "a") as f:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "a") as f:
             f.write(json.dumps(row) + "\n")
         print(f"{name}: val {row['val_rmse_mean']:.3f}  test {row['test_rmse_mean']:.3f}",
               file=sys.stderr, flush=True)
