@@ -29,7 +29,7 @@ import tomllib
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from table import PAPER  # noqa: E402
+from table import result_row  # noqa: E402
 
 RANGE_KEYS = {"first_fold", "max_folds", "run_name", "out_dir"}
 
@@ -65,34 +65,21 @@ def main(argv: list[str] | None = None) -> int:
     if ids != expect:
         raise SystemExit(f"folds {ids} are not exactly {expect}: a fold is missing or repeated")
     folds.sort(key=lambda f: f["fold"])
-    if regression:
-        metric = "test_rmse"
-    else:
-        metric = "val_acc" if cfg.get("protocol", "paper") == "paper" else "test_acc"
-    scale = 1 if regression else 100
-    vals = np.array([f[metric] for f in folds]) * scale
-    model, ds = cfg["model"], cfg["dataset"]
-    out = {"model": model, "dataset": ds, "protocol": cfg.get("protocol", "paper"),
-           "config": cfg, "runs": [str(r) for r in a.runs], "folds": folds,
-           f"{metric}_mean": float(vals.mean()), f"{metric}_std": float(vals.std()),
-           "note": a.note}
+    row = result_row(cfg["model"], cfg["dataset"], cfg.get("protocol", "paper"), a.name,
+                     cfg.get("epochs"), folds)
+    metric, vals = row["metric"], np.array(row["per_fold"]) * (1 if regression else 100)
+    out = {"model": row["model"], "dataset": row["dataset"],
+           "protocol": cfg.get("protocol", "paper"), "config": cfg,
+           "runs": [str(r) for r in a.runs], "folds": folds,
+           f"{metric}_mean": row["acc_mean"], f"{metric}_std": row["acc_std"], "note": a.note}
     (HERE / "results" / "metrics").mkdir(parents=True, exist_ok=True)
     (HERE / "results" / "metrics" / f"{a.name}.json").write_text(json.dumps(out, indent=1))
-    row = {"model": model, "dataset": ds,
-           "protocol": "random_80_10_10" if regression else out["protocol"],
-           "preset": a.name, "epochs": cfg.get("epochs"), "folds": len(folds), "metric": metric,
-           "acc_mean": float(vals.mean()), "acc_std": float(vals.std()),
-           "paper": PAPER.get((model, ds)),
-           "train_acc_mean": float(np.mean([f["train_rmse" if regression else "train_acc"]
-                                            for f in folds]) * scale),
-           "s_per_epoch": float(np.mean([f["time_per_epoch"] for f in folds])),
-           "per_fold": [f[metric] for f in folds]}
     table = HERE / "results" / ("molnet.jsonl" if regression else "tu.jsonl")
     with open(table, "a") as fh:
         fh.write(json.dumps(row) + "\n")
-    print(f"{model} {ds} {row['protocol']}: {metric} {vals.mean():.2f} ± {vals.std():.2f} over "
-          f"{len(folds)} ({', '.join(f'{v:.2f}' for v in vals)}); epochs "
-          f"{[f['epochs'] for f in folds]}; wrote {a.name}.json and a row of {table.name}")
+    print(f"{row['model']} {row['dataset']} {row['protocol']}: {metric} {row['acc_mean']:.2f} "
+          f"± {row['acc_std']:.2f} over {len(folds)} ({', '.join(f'{v:.2f}' for v in vals)}); "
+          f"epochs {[f['epochs'] for f in folds]}; wrote {a.name}.json and a row of {table.name}")
     return 0
 
 
