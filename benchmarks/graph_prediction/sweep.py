@@ -2,13 +2,16 @@
 
     python benchmarks/graph_prediction/sweep.py --dataset esol --seeds 3 \
         --configs base wd1e-4 drop0 hidden128 layers3
+    python benchmarks/graph_prediction/sweep.py --dataset esol --seeds 3 --report
 
 Every config is the ``graph_memgnn`` preset (the official GMN settings) with the overrides
 named in ``CONFIGS``; each runs on the same random 80/10/10 splits (seeds 0..seeds-1), the
 epoch with the lowest validation RMSE is tested. The config to use is the one with the
 lowest **mean validation RMSE**; the test column is printed for every row so the reader can
 see what the choice costs or gains, but it never enters the choice. Rows are appended to
-``--out`` (JSON lines, default ``results/sweep/<dataset>.jsonl``) and printed as a Markdown table.
+``--out`` (JSON lines, default ``results/sweep/<dataset>.jsonl``) and printed as a Markdown table;
+``--report`` prints the table of every config in that file (several processes can each run
+some configs and append to it).
 """
 
 from __future__ import annotations
@@ -34,10 +37,29 @@ CONFIGS: dict[str, dict] = {
     "drop0.2": {"dropout": 0.2},
     "hidden128": {"hidden_dim": 128},
     "layers3": {"gnn_layers": 3},
+    "layers4": {"gnn_layers": 4},
+    "layers6": {"gnn_layers": 6},
+    "layers4-klkeys": {"gnn_layers": 4, "kl_params": "keys"},
     "keys5": {"num_keys": (5, 1)},
     "batch32": {"batch_size": 32},
     "kl0": {"kl_weight": 0.0},
+    "klkeys": {"kl_params": "keys"},
+    "lr1e-3": {"lr": 1e-3},
+    "decay100": {"lr_decay_step": 100},
 }
+
+
+def print_table(rows: list[dict], model: str, dataset: str, seeds: int) -> None:
+    """The rows as a Markdown table, the one with the lowest mean validation RMSE marked."""
+    best = min(rows, key=lambda r: r["val_rmse_mean"])
+    print(f"\n{model} on {dataset}, {seeds} splits; chosen on validation: {best['config']}\n")
+    print("| config | overrides | val RMSE | test RMSE | train RMSE | epochs | s/epoch |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        mark = " (chosen)" if r is best else ""
+        print(f"| {r['config']}{mark} | {r['overrides'] or '-'} | {r['val_rmse_mean']:.3f} ± "
+              f"{r['val_rmse_std']:.3f} | {r['test_rmse_mean']:.3f} ± {r['test_rmse_std']:.3f} | "
+              f"{r['train_rmse_mean']:.3f} | {r['epochs_mean']:.0f} | {r['s_per_epoch']:.2f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,9 +73,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--patience", type=int, default=200)
     p.add_argument("--out", default=None,
                    help="JSON lines output (default: results/sweep/<dataset>.jsonl)")
+    p.add_argument("--report", action="store_true",
+                   help="train nothing: print the table of every config in --out (the latest "
+                        "row of each, for this model and number of splits)")
     a = p.parse_args(argv)
     default = Path(__file__).resolve().parent / "results" / "sweep" / f"{a.dataset}.jsonl"
     out = Path(a.out) if a.out else default
+    if a.report:
+        latest: dict[str, dict] = {}
+        for line in out.read_text().splitlines():
+            r = json.loads(line)
+            if r["model"] == a.model and r["dataset"] == a.dataset and r["seeds"] == a.seeds:
+                latest[r["config"]] = r
+        if not latest:
+            p.error(f"no {a.model} rows with {a.seeds} splits in {out}")
+        print_table(list(latest.values()), a.model, a.dataset, a.seeds)
+        return 0
     torch.set_num_threads(1)
     rows = []
     for name in a.configs:
@@ -78,15 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             f.write(json.dumps(row) + "\n")
         print(f"{name}: val {row['val_rmse_mean']:.3f}  test {row['test_rmse_mean']:.3f}",
               file=sys.stderr, flush=True)
-    best = min(rows, key=lambda r: r["val_rmse_mean"])
-    print(f"\n{a.model} on {a.dataset}, {a.seeds} splits; chosen on validation: {best['config']}\n")
-    print("| config | overrides | val RMSE | test RMSE | train RMSE | epochs | s/epoch |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for r in rows:
-        mark = " (chosen)" if r is best else ""
-        print(f"| {r['config']}{mark} | {r['overrides'] or '-'} | {r['val_rmse_mean']:.3f} ± "
-              f"{r['val_rmse_std']:.3f} | {r['test_rmse_mean']:.3f} ± {r['test_rmse_std']:.3f} | "
-              f"{r['train_rmse_mean']:.3f} | {r['epochs_mean']:.0f} | {r['s_per_epoch']:.2f} |")
+    print_table(rows, a.model, a.dataset, a.seeds)
     return 0
 
 
