@@ -22,6 +22,7 @@ import difflib
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from .config import ConfigError, add_arguments, config_to_dict, dumps_toml, resolve_config
@@ -170,7 +171,16 @@ def _cmd_train(ns: argparse.Namespace) -> int:
     task = TASKS[ns.task]
     names = {f.name for f in dataclasses.fields(task.config_cls)}
     flags = {k: v for k, v in vars(ns).items() if k in names}
-    cfg = make_config(task, preset=ns.preset, **flags)
+    preset = ns.preset
+    if flags.get("resume") is not None:   # a resumed run keeps the settings it saved
+        if preset is not None:
+            raise ConfigError("--resume continues a run with its own saved config.toml; "
+                              "drop --preset")
+        preset = str(Path(flags["resume"]) / "config.toml")
+        if not Path(preset).is_file():
+            raise ConfigError(f"--resume {flags['resume']}: no config.toml there, so it is "
+                              f"not a run directory")
+    cfg = make_config(task, preset=preset, **flags)
     _warn_unused_flags(cfg, flags)
     if ns.print_config:
         sys.stdout.write(dumps_toml(cfg))

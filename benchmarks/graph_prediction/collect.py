@@ -31,7 +31,10 @@ sys.path.insert(0, str(HERE))
 
 from table import result_row  # noqa: E402
 
-RANGE_KEYS = {"first_fold", "max_folds", "run_name", "out_dir"}
+# settings that differ between the processes of one cross-validation without changing a
+# fold's numbers: the fold range, where the run was written, how often it checkpointed
+RANGE_KEYS = {"first_fold", "max_folds", "run_name", "out_dir", "checkpoint_interval",
+              "resume", "threads", "quiet", "device"}
 
 
 def main(argv: list[str] | None = None) -> int:

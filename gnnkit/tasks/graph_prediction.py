@@ -24,14 +24,21 @@ Training schedule of the memory keys (paper Sec. 3.4 and the official code):
   With ``kl_skips_supervised`` (official) a KL epoch takes no supervised steps.
 * Keys start random (``key_init = "random"``) or as k-means centroids of the first training
   batch's queries (``"kmeans"``, layer by layer).
+
+Long runs: the fold in progress is checkpointed every ``checkpoint_interval`` seconds
+(``checkpoints/fold<k>.progress.pt``, removed when the fold's results are written), and
+``resume = <run dir>`` continues an interrupted run where it stopped, with the same numbers.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -44,7 +51,7 @@ from ..graph import Graph, batch
 from ..ops import to_dense_batch
 from ..train.checkpoint import save_checkpoint
 from ..train.progress import Progress
-from ..train.rundir import make_run_dir, write_csv, write_json
+from ..train.rundir import atomic_write_bytes, make_run_dir, write_csv, write_json
 from ..train.seed import seed_everything, torch_threads
 
 __all__ = ["GraphConfig", "build_model", "load_graph_data", "print_table", "run_folds",
@@ -110,6 +117,13 @@ class GraphConfig:
     device: str = option("cpu", "torch device")
     out_dir: str = option("runs", "parent directory of run directories")
     run_name: str | None = option(None, "run directory name")
+    resume: str | None = option(None, "continue the interrupted run in this directory with its "
+                                      "saved config.toml: finished folds are kept, the "
+                                      "unfinished one restarts from its last checkpoint, the "
+                                      "rest run; only --threads, --quiet, --device and "
+                                      "--checkpoint-interval may be given beside it")
+    checkpoint_interval: float = option(300.0, "seconds between checkpoints of the fold in "
+                                               "progress (0: after every epoch), for --resume")
     save: bool = option(True, "write the run directory")
     figures: bool = option(False, "draw memory-layer cluster figures (needs gnnkit[viz])")
     quiet: bool = option(False, "no progress bar or per-fold lines")
@@ -134,6 +148,11 @@ class GraphConfig:
             raise ConfigError(f"rwr_c must lie in [0, 1), got {self.rwr_c}")
         if self.kl_weight < 0 or self.tau <= 0:
             raise ConfigError("kl_weight must be >= 0 and tau > 0")
+        if not self.checkpoint_interval >= 0:
+            raise ConfigError(f"checkpoint_interval must be >= 0 seconds, got "
+                              f"{self.checkpoint_interval}")
+        if self.resume is not None and not self.save:
+            raise ConfigError("resume continues a run directory, so it needs save = true")
 
 
 # --------------------------------------------------------------------------- data
@@ -268,13 +287,40 @@ class FoldResult:
     state_dict: dict[str, Tensor]
 
 
+def _save_progress(path: Path, state: dict) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _load_progress(path: Path, fold: int) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
+        raise ConfigError(f"cannot read the checkpoint {path} ({type(exc).__name__}: not a "
+                          f"gnnkit fold checkpoint, or a damaged one); delete it to restart "
+                          f"fold {fold} from its first epoch") from None
+    if not isinstance(state, dict) or state.get("fold") != fold or "epoch" not in state:
+        raise ConfigError(f"{path} is not a checkpoint of fold {fold}; delete it to restart "
+                          f"that fold from its first epoch")
+    return state
+
+
 def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx: Tensor,
                test_idx: Tensor | None, num_classes: int | None, fold: int = 0,
-               topo_dim: int = 0) -> FoldResult:
+               topo_dim: int = 0, checkpoint: str | Path | None = None,
+               resume: bool = False) -> FoldResult:
     """Train on ``train_idx``; monitor ``val_idx`` every epoch; evaluate the best-on-val model on
     ``test_idx`` (when given). Returns train/val(/test) accuracy (best val acc over epochs), or
     for regression (``num_classes=None``; targets standardised with the training mean and std)
-    the RMSE (lowest val RMSE over epochs)."""
+    the RMSE (lowest val RMSE over epochs).
+
+    ``checkpoint``: a file the fold's complete training state (model, both optimisers, the
+    batch generator, torch's global RNG, the best model so far, history) is written to,
+    atomically, at the end of an epoch once ``cfg.checkpoint_interval`` seconds have passed
+    since the last write. With ``resume`` and that file present, training continues after the
+    saved epoch and gives the same numbers as an uninterrupted run (on CPU, bit for bit).
+    """
     seed = cfg.seed * 1000 + fold
     seed_everything(seed)
     dev = torch.device(cfg.device)
@@ -301,9 +347,23 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
         init_keys(model, _batches(graphs, train_idx, cfg.batch_size, gen, dev)[0], seed)
 
     history, best_val, best_loss, best_state, best_epoch, bad = [], -math.inf, math.inf, None, 0, 0
-    start, epoch = time.perf_counter(), 0
-    with Progress(cfg.epochs, desc=f"fold {fold}", enabled=not cfg.quiet) as bar:
-        for epoch in range(1, cfg.epochs + 1):
+    done, spent = 0, 0.0                   # epochs and seconds before this process (resume)
+    checkpoint = None if checkpoint is None else Path(checkpoint)
+    if resume and checkpoint is not None and checkpoint.is_file():
+        st = _load_progress(checkpoint, fold)
+        model.load_state_dict(st["model"])
+        sup_opt.load_state_dict(st["sup_opt"])
+        kl_opt.load_state_dict(st["kl_opt"])
+        gen.set_state(st["gen"])
+        torch.set_rng_state(st["torch_rng"])
+        if dev.type == "cuda" and st.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(st["cuda_rng"], dev)
+        history, best_state = list(st["history"]), st["best_state"]
+        best_val, best_loss, best_epoch = st["best_val"], st["best_loss"], st["best_epoch"]
+        bad, done, spent = st["bad"], st["epoch"], st["seconds"]
+    start, epoch, saved_at = time.perf_counter(), done, time.perf_counter()
+    with Progress(cfg.epochs - done, desc=f"fold {fold}", enabled=not cfg.quiet) as bar:
+        for epoch in range(done + 1, cfg.epochs + 1):
             if cfg.lr_decay_step and epoch > 1 and (epoch - 1) % cfg.lr_decay_step == 0:
                 for opt in (sup_opt, kl_opt):
                     for group in opt.param_groups:
@@ -357,7 +417,18 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
             bar.update(**{f"val_{name}": val_metric, "best": sign * best_val})
             if bad >= cfg.patience:
                 break
-    elapsed = time.perf_counter() - start
+            now = time.perf_counter()
+            if checkpoint is not None and now - saved_at >= cfg.checkpoint_interval:
+                _save_progress(checkpoint, {
+                    "fold": fold, "epoch": epoch, "seconds": spent + now - start,
+                    "model": model.state_dict(), "sup_opt": sup_opt.state_dict(),
+                    "kl_opt": kl_opt.state_dict(), "gen": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
+                    "history": history, "best_state": best_state, "best_val": best_val,
+                    "best_loss": best_loss, "best_epoch": best_epoch, "bad": bad})
+                saved_at = time.perf_counter()
+    elapsed = spent + time.perf_counter() - start
     model.load_state_dict(best_state)
     metrics = {"fold": fold, f"val_{name}": sign * best_val, "val_loss": best_loss,
                f"train_{name}": _evaluate(model, train_eval_b, scale)[1],
@@ -403,10 +474,56 @@ def _splits(cfg: GraphConfig, y: Tensor, regression: bool
     return out
 
 
+# Settings that may differ between a run and its resumption: none changes a result.
+_RESUME_FREE = frozenset({"resume", "threads", "quiet", "device", "checkpoint_interval",
+                          "run_name", "out_dir"})
+
+
+def _check_resume(cfg: GraphConfig) -> Path:
+    """The run directory ``cfg.resume``, after checking that ``cfg`` is its saved config."""
+    from ..config import load_toml, resolve_config
+
+    run_dir = Path(cfg.resume)
+    saved_file = run_dir / "config.toml"
+    if not saved_file.is_file():
+        raise ConfigError(f"--resume {run_dir}: no config.toml there, so it is not a run "
+                          f"directory of 'gnnkit train graph'")
+    saved = resolve_config(GraphConfig, load_toml(saved_file), {}, where=str(saved_file))
+    diff = [f.name for f in fields(GraphConfig) if f.name not in _RESUME_FREE
+            and getattr(cfg, f.name) != getattr(saved, f.name)]
+    if diff:
+        shown = ", ".join(f"{n} ({getattr(cfg, n)!r} here, {getattr(saved, n)!r} in the run)"
+                          for n in diff)
+        raise ConfigError(f"--resume {run_dir}: settings differ from the run's config.toml: "
+                          f"{shown}. A resumed run keeps its own settings: give only --resume "
+                          f"(and --threads, --quiet, --device, --checkpoint-interval), or in "
+                          f"Python make_config('graph', preset='{saved_file}', resume=...)")
+    return run_dir
+
+
+def _read_history(path: Path, folds: set[int]) -> list[dict]:
+    """The rows of a run's history.csv that belong to ``folds`` (numbers parsed back)."""
+    import csv
+
+    if not path.is_file():
+        return []
+    ints = {"fold", "epoch", "kl_epoch"}
+    with path.open(newline="") as f:
+        rows = [{k: (int(v) if k in ints else float(v)) for k, v in r.items()}
+                for r in csv.DictReader(f)]
+    return [r for r in rows if r["fold"] in folds]
+
+
 def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=None) -> dict:  # noqa: ANN001
     """Cross-validate ``cfg`` (see the module docstring). Returns ``<metric>_mean/_std``
     (paper protocol: ``val_acc`` is the paper's number; holdout: ``test_acc``),
-    ``num_folds``, ``run_dir`` and ``runs``."""
+    ``num_folds``, ``run_dir`` and ``runs``.
+
+    With ``cfg.resume`` (a run directory; ``cfg`` must be its saved config, apart from
+    threads, quiet, device and checkpoint_interval) the folds already in its metrics.json
+    are kept, an interrupted fold continues from its checkpoint, and the others run.
+    """
+    resume_dir = _check_resume(cfg) if cfg.resume is not None else None
     if cfg.figures:
         from .. import viz
 
@@ -419,19 +536,31 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
         topo_dim = cfg.rwr_dim or max(g.num_nodes for g in graphs)
         graphs = add_rwr(graphs, topo_dim, cfg.rwr_c)
     splits = _splits(cfg, torch.cat([g.y.view(-1) for g in graphs]), ds.num_classes is None)
-    run_dir = None
-    if cfg.save:
+    run_dir, runs, history = None, [], []
+    if resume_dir is not None:
+        run_dir = resume_dir
+        if (run_dir / "metrics.json").is_file():
+            runs = json.loads((run_dir / "metrics.json").read_text())["runs"]
+        history = _read_history(run_dir / "history.csv", {r["fold"] for r in runs})
+    elif cfg.save:
         name = cfg.run_name or f"{cfg.model}-{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
         run_dir = make_run_dir(cfg.out_dir, name)
         save_toml(cfg, run_dir / "config.toml", header=(
             f"Resolved config of this run: gnnkit train graph --preset {run_dir / 'config.toml'}"))
-    runs, history = [], []
+    finished = {r["fold"] for r in runs}
     n_folds = len(splits)
     metric = "acc" if ds.num_classes is not None else "rmse"
     with torch_threads(cfg.threads):
         first = 0 if ds.num_classes is None else cfg.first_fold   # fold index of splits[0]
         for k, (tr, va, te) in enumerate(splits, start=first):
-            res = train_fold(cfg, graphs, tr, va, te, ds.num_classes, k, topo_dim)
+            if k in finished:
+                log(f"fold {k}: finished before, kept from {run_dir / 'metrics.json'}")
+                continue
+            progress = None if run_dir is None else run_dir / "checkpoints" / f"fold{k}.progress.pt"
+            if resume_dir is not None and progress.is_file():
+                log(f"fold {k}: continuing from {progress}")
+            res = train_fold(cfg, graphs, tr, va, te, ds.num_classes, k, topo_dim,
+                             checkpoint=progress, resume=resume_dir is not None)
             runs.append(res.metrics)
             history.extend(res.history)
             m = res.metrics
@@ -443,6 +572,7 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
                 write_csv(run_dir / "history.csv", history, HISTORY_FIELDS)
                 write_json(run_dir / "metrics.json", {"aggregate": aggregate(runs),
                                                       "runs": runs, "data": ds.info})
+                progress.unlink(missing_ok=True)   # the fold's results are safely written
             if k == first and run_dir is not None and cfg.figures:
                 _figures(cfg, res, graphs, te if te is not None else va, ds.num_classes,
                          topo_dim, run_dir)

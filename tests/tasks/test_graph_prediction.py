@@ -148,3 +148,96 @@ def test_first_fold_runs_the_same_fold_in_another_process():
     assert second[0]["val_loss"] == pytest.approx(both[1]["val_loss"], abs=1e-6)
     with pytest.raises(ConfigError, match="first_fold"):
         make_config("graph", first_fold=4, **kw)
+
+
+# --------------------------------------------------------------------------- resume
+def _resume_kw(tmp_path, model):
+    # dropout, a KL epoch every 2nd epoch and the lr halved every 2nd: every piece of state
+    # (global RNG, batch generator, both Adams, learning rates) matters for the result
+    return dict(model=model, dataset="synthetic", folds=3, max_folds=2, epochs=6,
+                patience=100, hidden_dim=8, num_heads=2, batch_size=4, kl_every=2,
+                lr_decay_step=2, dropout=0.3, quiet=True, out_dir=str(tmp_path),
+                checkpoint_interval=0.0)
+
+
+def _crash_at(monkeypatch, n_calls):
+    """Make the n-th validation pass raise, as a killed process would stop mid-fold."""
+    import gnnkit.tasks.graph_prediction as gp
+
+    real, count = gp._evaluate, [0]
+
+    def flaky(*args, **kwargs):
+        count[0] += 1
+        if count[0] == n_calls:
+            raise RuntimeError("simulated crash")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gp, "_evaluate", flaky)
+
+
+def _without_time(runs):
+    return [{k: v for k, v in r.items() if k != "time_per_epoch"} for r in runs]
+
+
+@pytest.mark.parametrize("model", ["gmn", "memgnn"])
+def test_resume_after_a_crash_equals_the_uninterrupted_run(tmp_path, monkeypatch, model):
+    kw = _resume_kw(tmp_path, model)
+    straight = run_folds(make_config("graph", run_name="straight", **kw))
+    # fold 0: 6 validation passes + 1 on the training set; fold 1 crashes in epoch 4
+    _crash_at(monkeypatch, 7 + 4)
+    with pytest.raises(RuntimeError, match="simulated"):
+        run_folds(make_config("graph", run_name="crashed", **kw))
+    monkeypatch.undo()
+    run = tmp_path / "crashed"
+    assert [r["fold"] for r in json.loads((run / "metrics.json").read_text())["runs"]] == [0]
+    progress = run / "checkpoints" / "fold1.progress.pt"
+    assert torch.load(progress, weights_only=True)["epoch"] == 3
+
+    resumed = run_folds(make_config("graph", preset=str(run / "config.toml"), resume=str(run),
+                                    quiet=True))
+    assert _without_time(resumed["runs"]) == _without_time(straight["runs"])
+    assert (run / "history.csv").read_text() == (tmp_path / "straight" / "history.csv").read_text()
+    a = torch.load(tmp_path / "straight" / "checkpoints" / "fold1.pt", weights_only=True)
+    b = torch.load(run / "checkpoints" / "fold1.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not progress.exists()          # removed once the fold's results are written
+
+
+def test_resume_from_the_cli_and_its_errors(tmp_path, capsys):
+    base = ["train", "graph", "--model", "gmn", "--dataset", "synthetic", "--folds", "3",
+            "--max-folds", "1", "--epochs", "2", "--hidden-dim", "8", "--num-heads", "2",
+            "--out-dir", str(tmp_path), "--run-name", "r", "--quiet", "--json"]
+    assert main(base) == 0
+    first = json.loads(capsys.readouterr().out)
+    run = tmp_path / "r"
+    # a finished run resumes to the same result, training nothing
+    assert main(["train", "graph", "--resume", str(run), "--quiet", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["val_acc_mean"] == first["val_acc_mean"] and again["run_dir"] == str(run)
+    # a setting that would change the result is refused, naming it
+    assert main(["train", "graph", "--resume", str(run), "--lr", "0.5", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "lr (0.5 here, 0.002 in the run)" in err
+    assert main(["train", "graph", "--resume", str(run), "--preset", "graph_gmn"]) == 2
+    assert "drop --preset" in capsys.readouterr().err
+    assert main(["train", "graph", "--resume", str(tmp_path / "nope")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    # an unreadable checkpoint of the unfinished fold: say which file, and what to do
+    cfg = make_config("graph", preset=str(run / "config.toml"), resume=str(run), quiet=True,
+                      max_folds=2)
+    with pytest.raises(ConfigError, match="max_folds"):
+        run_folds(cfg)
+    with pytest.raises(ConfigError, match="resume continues a run directory"):
+        make_config("graph", resume=str(run), save=False)
+
+
+def test_resume_refuses_a_broken_checkpoint(tmp_path):
+    kw = _resume_kw(tmp_path, "gmn")
+    run_folds(make_config("graph", run_name="r", **{**kw, "max_folds": 1}))
+    run = tmp_path / "r"
+    (run / "config.toml").write_text((run / "config.toml").read_text().replace(
+        "max_folds = 1", "max_folds = 2"))        # the run now has an unfinished fold 1
+    (run / "checkpoints" / "fold1.progress.pt").write_bytes(b"not a checkpoint")
+    cfg = make_config("graph", preset=str(run / "config.toml"), resume=str(run), quiet=True)
+    with pytest.raises(ConfigError, match="fold1.progress.pt.*delete it to restart fold 1"):
+        run_folds(cfg)
