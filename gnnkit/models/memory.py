@@ -63,11 +63,14 @@ class _MemoryStack(nn.Module):
         self.head = nn.Linear(hidden_dim, out_dim)
         self.dropout = dropout
 
-    def run_memory(self, q: Tensor, g: Graph) -> tuple[Tensor, list[tuple[Tensor, Tensor | None]]]:
-        # Dropout before the first layer acts on the N real rows, before padding: the same
-        # as dropping the padded [B, N_max, F] tensor (padding is zero either way), cheaper.
-        # The first layer reads the packed rows (no padding in its assignment).
-        q = F.dropout(q, self.dropout, self.training)
+    def run_memory(self, q: Tensor, g: Graph, drop_queries: bool = True
+                   ) -> tuple[Tensor, list[tuple[Tensor, Tensor | None]]]:
+        # Dropout before the first layer (unless the query network ends with its own) acts on
+        # the N real rows, before padding: the same as dropping the padded [B, N_max, F]
+        # tensor (padding is zero either way), cheaper. The first layer reads the packed rows
+        # (no padding in its assignment).
+        if drop_queries:
+            q = F.dropout(q, self.dropout, self.training)
         h, C, mask = self.memory[0].forward_batch(q, g)                  # [B, K, D], [B, N, K]
         assignments = [(C, mask)]
         for layer in self.memory[1:]:                                    # K real nodes each
@@ -101,14 +104,21 @@ class GMN(_MemoryStack):
     (:func:`rwr_features`), the rest the node features X. Query network:
 
         paper:       Q0 = LeakyReLU( [LeakyReLU(S W0) || X] W1 )
-        two_branch:  Q0 = [ LeakyReLU(LeakyReLU(X Wa) Wb) || LeakyReLU(S Ws) ]
+        two_branch:  Q0 = [ LeakyReLU(d(LeakyReLU(d(X Wa)) Wb)) || LeakyReLU(d(S Ws)) ]
                      (the official code: X -> hidden -> hidden/2, S -> ``topo_hidden``)
 
     then memory layers with ``num_keys`` keys each (default 10, then 1) and a linear head on
     the last layer's output (averaged over its keys).
 
+    Dropout d: with the paper's query network, on S and on the input of every memory layer.
+    The two-branch network places it as the official code does: after each of its linear
+    maps (d above, on [N, hidden] and [N, topo_hidden], not on the [N, topo_dim] RWR input,
+    which on DD is 10x wider) and not again on Q0; then on the input of the later memory
+    layers (LeakyReLU commutes with dropout, so this is the official code's dropout after
+    the next layer's input map).
+
     Shapes: g batch of B graphs, x [N, topo_dim + in_dim] -> out [B, out_dim], assignments.
-    Differences from the paper: the head is one linear layer; dropout before each layer.
+    Differences from the paper: the head is one linear layer.
     """
 
     def __init__(self, in_dim: int, out_dim: int, topo_dim: int, hidden_dim: int = 64,
@@ -140,15 +150,16 @@ class GMN(_MemoryStack):
         s, x = g.x[:, :m], g.x[:, self.topo_dim:]                        # [N, m], [N, F]
         act = lambda t: F.leaky_relu(t, self.slope)  # noqa: E731
         drop = lambda t: F.dropout(t, self.dropout, self.training)  # noqa: E731
-        ws = self.w0 if self.query == "paper" else self.ws
-        st = F.linear(drop(s), ws.weight[:, :m], ws.bias)                 # S W over m columns
         if self.query == "paper":
+            st = F.linear(drop(s), self.w0.weight[:, :m], self.w0.bias)   # S W0 over m columns
             return act(self.w1(torch.cat([act(st), x], 1)))                # [N, D]
-        hx = act(self.wb(drop(act(self.wa(drop(x))))))                     # [N, D/2]
-        return torch.cat([hx, act(st)], 1)                                 # [N, D/2 + T_h]
+        hx = act(drop(self.wb(act(drop(self.wa(x))))))                    # [N, D/2]
+        st = act(drop(F.linear(s, self.ws.weight[:, :m], self.ws.bias)))  # [N, T_h]
+        return torch.cat([hx, st], 1)                                      # [N, D/2 + T_h]
 
     def forward(self, g: Graph) -> tuple[Tensor, list]:
-        return self.run_memory(self.queries(g), g)
+        # the two-branch query network ends with dropout (official placement): none again
+        return self.run_memory(self.queries(g), g, drop_queries=self.query == "paper")
 
 
 @register_graph_model("memgnn")

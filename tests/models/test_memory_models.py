@@ -124,3 +124,26 @@ def test_gmn_queries_read_only_the_batchs_rwr_columns_and_match_full_width(query
     torch.testing.assert_close(model.queries(g), ref)
     # a non-zero entry beyond the largest graph would be ignored, so the padding must be zero
     assert torch.all(s[:, 7:] == 0)
+
+
+def test_gmn_two_branch_dropout_sits_where_the_official_code_puts_it():
+    # training mode, the same RNG stream: the forward pass equals a transcription with dropout
+    # after each linear map of the two branches, none on Q0, one before the second layer
+    torch.manual_seed(0)
+    p = 0.4
+    model = GMN(3, 2, 12, hidden_dim=8, num_heads=2, query="two_branch", topo_hidden=4,
+                dropout=p).double().train()
+    g = batch([_input(model, _graph(seed=s, n=n), topo=12) for s, n in ((1, 4), (2, 7))])
+    torch.manual_seed(5)
+    out, _ = model(g)
+    torch.manual_seed(5)
+    act = lambda t: torch.nn.functional.leaky_relu(t, 0.2)  # noqa: E731
+    d = lambda t: torch.nn.functional.dropout(t, p, True)  # noqa: E731
+    s, x = g.x[:, :7], g.x[:, 12:]                   # 7 = the largest graph's RWR columns
+    hx = act(d(model.wb(act(d(model.wa(x))))))
+    hs = act(d(torch.nn.functional.linear(s, model.ws.weight[:, :7], model.ws.bias)))
+    h, _, _ = model.memory[0].forward_batch(torch.cat([hx, hs], 1), g)
+    h, _ = model.memory[1](d(h))
+    torch.testing.assert_close(out, model.head(h.mean(1)))
+    torch.manual_seed(5)
+    assert not torch.equal(model(g)[0], model.eval()(g)[0])   # dropout did act
