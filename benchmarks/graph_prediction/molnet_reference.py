@@ -28,7 +28,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
 
 from gnnkit.tasks import make_config
-from gnnkit.tasks.graph_prediction import _splits, load_graph_data
+from gnnkit.tasks.graph_prediction import fold_splits, load_graph_data
 
 
 def to_pyg(graphs, idx):  # noqa: ANN001, ANN201 - gnnkit Graphs -> PyG Data list
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     graphs = load_graph_data(cfg).graphs
     y = torch.cat([g.y.view(-1) for g in graphs])
     rows = []
-    for k, split in enumerate(_splits(cfg, y, regression=True)):
+    for k, split in enumerate(fold_splits(cfg, y, regression=True)):
         r = run_seed(graphs, split, seed=k, epochs=a.epochs)
         rows.append(r)
         print(f"split {k}: val {r['val']:.3f}  test {r['test']:.3f}  (epoch {r['best_epoch']}, "

@@ -54,8 +54,8 @@ from ..train.progress import Progress
 from ..train.rundir import atomic_write_bytes, make_run_dir, write_csv, write_json
 from ..train.seed import seed_everything, torch_threads
 
-__all__ = ["GraphConfig", "build_model", "load_graph_data", "print_table", "run_folds",
-           "stratified_kfold", "train_fold"]
+__all__ = ["GraphConfig", "build_model", "fold_splits", "load_graph_data", "print_table",
+           "run_folds", "stratified_kfold", "train_fold"]
 
 HISTORY_FIELDS = ("fold", "epoch", "kl_epoch", "train_loss", "kl_loss", "val_loss", "val_metric")
 
@@ -448,10 +448,11 @@ def aggregate(runs: list[dict]) -> dict[str, float]:
     return out
 
 
-def _splits(cfg: GraphConfig, y: Tensor, regression: bool
-            ) -> list[tuple[Tensor, Tensor, Tensor | None]]:
-    """(train, val, test) index sets of every run: CV folds (classification) or random
-    80/10/10 splits, one per seed (regression)."""
+def fold_splits(cfg: GraphConfig, y: Tensor, regression: bool
+                ) -> list[tuple[Tensor, Tensor, Tensor | None]]:
+    """(train, val, test) index sets of every run of ``cfg``, as :func:`run_folds` uses them:
+    the CV folds ``first_fold`` .. (classification; ``test`` is None under the paper
+    protocol) or random 80/10/10 splits, one per seed (regression). ``y``: [num_graphs]."""
     out = []
     if regression:
         n = y.numel()
@@ -535,7 +536,7 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
     if cfg.model == "gmn":
         topo_dim = cfg.rwr_dim or max(g.num_nodes for g in graphs)
         graphs = add_rwr(graphs, topo_dim, cfg.rwr_c)
-    splits = _splits(cfg, torch.cat([g.y.view(-1) for g in graphs]), ds.num_classes is None)
+    splits = fold_splits(cfg, torch.cat([g.y.view(-1) for g in graphs]), ds.num_classes is None)
     run_dir, runs, history = None, [], []
     if resume_dir is not None:
         run_dir = resume_dir
