@@ -32,7 +32,6 @@ Long runs: the fold in progress is checkpointed every ``checkpoint_interval`` se
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
@@ -49,9 +48,9 @@ from torch import Tensor, nn
 from ..config import ConfigError, option, save_toml
 from ..graph import Graph, batch
 from ..ops import to_dense_batch
-from ..train.checkpoint import save_checkpoint
+from ..train.checkpoint import atomic_torch_save, save_checkpoint
 from ..train.progress import Progress
-from ..train.rundir import atomic_write_bytes, make_run_dir, write_csv, write_json
+from ..train.rundir import make_run_dir, write_csv, write_json
 from ..train.seed import seed_everything, torch_threads
 
 __all__ = ["GraphConfig", "build_model", "fold_splits", "load_graph_data", "print_table",
@@ -287,12 +286,6 @@ class FoldResult:
     state_dict: dict[str, Tensor]
 
 
-def _save_progress(path: Path, state: dict) -> None:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def _load_progress(path: Path, fold: int) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -361,7 +354,8 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
         history, best_state = list(st["history"]), st["best_state"]
         best_val, best_loss, best_epoch = st["best_val"], st["best_loss"], st["best_epoch"]
         bad, done, spent = st["bad"], st["epoch"], st["seconds"]
-    start, epoch, saved_at = time.perf_counter(), done, time.perf_counter()
+    start = saved_at = time.perf_counter()
+    epoch = done
     with Progress(cfg.epochs - done, desc=f"fold {fold}", enabled=not cfg.quiet) as bar:
         for epoch in range(done + 1, cfg.epochs + 1):
             if cfg.lr_decay_step and epoch > 1 and (epoch - 1) % cfg.lr_decay_step == 0:
@@ -419,14 +413,14 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
                 break
             now = time.perf_counter()
             if checkpoint is not None and now - saved_at >= cfg.checkpoint_interval:
-                _save_progress(checkpoint, {
+                atomic_torch_save({
                     "fold": fold, "epoch": epoch, "seconds": spent + now - start,
                     "model": model.state_dict(), "sup_opt": sup_opt.state_dict(),
                     "kl_opt": kl_opt.state_dict(), "gen": gen.get_state(),
                     "torch_rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
                     "history": history, "best_state": best_state, "best_val": best_val,
-                    "best_loss": best_loss, "best_epoch": best_epoch, "bad": bad})
+                    "best_loss": best_loss, "best_epoch": best_epoch, "bad": bad}, checkpoint)
                 saved_at = time.perf_counter()
     elapsed = spent + time.perf_counter() - start
     model.load_state_dict(best_state)

@@ -16,15 +16,20 @@ from torch import Tensor
 
 from .rundir import atomic_write_bytes
 
-__all__ = ["load_checkpoint", "save_checkpoint"]
+__all__ = ["atomic_torch_save", "load_checkpoint", "save_checkpoint"]
+
+
+def atomic_torch_save(obj: object, path: str | os.PathLike) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically (temp file in the same directory +
+    os.replace): a crash never leaves half a file."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def save_checkpoint(state_dict: Mapping[str, Tensor], path: str | os.PathLike) -> Path:
     """Save a state dict to ``path`` atomically (temp file in the same directory + os.replace)."""
-    state = {k: v.detach().cpu() for k, v in state_dict.items()}
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_torch_save({k: v.detach().cpu() for k, v in state_dict.items()}, path)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:

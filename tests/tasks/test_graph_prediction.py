@@ -222,7 +222,7 @@ def test_resume_from_the_cli_and_its_errors(tmp_path, capsys):
     assert "drop --preset" in capsys.readouterr().err
     assert main(["train", "graph", "--resume", str(tmp_path / "nope")]) == 2
     assert "not a run directory" in capsys.readouterr().err
-    # an unreadable checkpoint of the unfinished fold: say which file, and what to do
+    # the same refusal from the Python API, and resume without a run directory
     cfg = make_config("graph", preset=str(run / "config.toml"), resume=str(run), quiet=True,
                       max_folds=2)
     with pytest.raises(ConfigError, match="max_folds"):
