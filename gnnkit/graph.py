@@ -140,7 +140,8 @@ class Graph:
         self._check_float("edge_attr", 2, e, "rows (one per edge)")
         num_graphs = None
         if (self.batch is None) != (self.ptr is None):
-            raise GraphError("batch and ptr must be given together; build batches with gnnkit.batch()")
+            raise GraphError(
+                "batch and ptr must be given together; build batches with gnnkit.batch()")
         if self.ptr is not None:
             ptr, b = self.ptr.long(), self.batch.long()
             if ptr.dim() != 1 or ptr.numel() < 2 or int(ptr[0]) != 0 or int(ptr[-1]) != n:
@@ -150,7 +151,8 @@ class Graph:
             if bool((ptr[1:] < ptr[:-1]).any()):
                 raise GraphError("ptr must be non-decreasing")
             if b.shape != (n,):
-                raise GraphError(f"batch must have shape [{n}] (one graph id per node), got {list(b.shape)}")
+                raise GraphError(f"batch must have shape [{n}] (one graph id per node), "
+                                 f"got {list(b.shape)}")
             num_graphs = ptr.numel() - 1
             expect = torch.repeat_interleave(torch.arange(num_graphs, device=dev), ptr.diff())
             if not torch.equal(b, expect):
@@ -348,7 +350,8 @@ class Graph:
         nodes = _as_tensor(nodes, "nodes").to(self.device)
         if nodes.dtype == torch.bool:
             if nodes.shape != (self.num_nodes,):
-                raise GraphError(f"a node mask must have shape [{self.num_nodes}], got {list(nodes.shape)}")
+                raise GraphError(f"a node mask must have shape [{self.num_nodes}], "
+                                 f"got {list(nodes.shape)}")
             nodes = nodes.nonzero().view(-1)
         nodes = nodes.long().view(-1)
         if nodes.numel() == 0:
@@ -615,7 +618,8 @@ def batch(graphs: list[Graph] | tuple[Graph, ...]) -> Graph:
     y = None
     if graphs[0].y is not None:
         ys = [g.y for g in graphs]
-        node_level = all(t.dim() > 0 and t.shape[0] == g.num_nodes for t, g in zip(ys, graphs, strict=True))
+        node_level = all(t.dim() > 0 and t.shape[0] == g.num_nodes
+                         for t, g in zip(ys, graphs, strict=True))
         if node_level and not all(g.num_nodes == 1 for g in graphs):
             y = torch.cat(ys, 0)
         else:  # graph-level targets

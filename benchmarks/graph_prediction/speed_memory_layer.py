@@ -71,11 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         ours = MemoryLayer(F, F, K, H, tau=1.0).to(dev)
         pyg = MemPooling(F, F, heads=H, num_clusters=K, tau=1.0).to(dev)
 
-        def run_ours() -> None:
+        def run_ours(ours=ours, x=x, mask=mask) -> None:
             out, C = ours(x, mask)
             (out.sum() + memory_kl_loss(C, mask)).backward()
 
-        def run_pyg() -> None:
+        def run_pyg(pyg=pyg, x=x, mask=mask) -> None:
             out, S = pyg(x, mask=mask)
             (out.sum() + MemPooling.kl_loss(S)).backward()
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             g = g.to(dev)
             q = x.detach()[mask].requires_grad_(True)                       # [N_total, F]
 
-            def run_packed() -> None:
+            def run_packed(ours=ours, q=q, g=g) -> None:
                 out, C, m = ours.forward_batch(q, g)
                 (out.sum() + memory_kl_loss(C, m)).backward()
 

@@ -41,7 +41,8 @@ def timeit(f, repeats: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nodes", type=int, default=1_000_000)
     ap.add_argument("--edges", type=int, default=10_000_000)
     ap.add_argument("--features", type=int, default=64)
@@ -74,7 +75,8 @@ def main() -> None:
             err = 0.0 if ref is None else float((out - ref).abs().max())
             ref = out if ref is None else ref
             rows.append((name, label, t, err))
-            print(f"# {name:12s} {label:40s} {t * 1e3:9.1f} ms  max|diff| {err:.1e}", file=sys.stderr)
+            print(f"# {name:12s} {label:40s} {t * 1e3:9.1f} ms  max|diff| {err:.1e}",
+                  file=sys.stderr)
 
     section("aggregation", [
         ("gather + index_add_", lambda: torch.zeros(n, f).index_add_(0, dst, x[src])),

@@ -34,10 +34,11 @@ from gnnkit.datasets import DatasetError  # noqa: E402
 from gnnkit.models import NODE_MODELS  # noqa: E402
 from gnnkit.tasks.node_classification import NodeConfig, load_data, run_seeds  # noqa: E402
 
-# Test accuracy (%) reported by the papers on the public Planetoid split.
+# Test accuracy (%) reported by the papers on the public Planetoid split:
+# GCN from Kipf & Welling 2017, Table 2; GAT from Velickovic et al. 2018, Table 2.
 PAPER = {
-    ("gcn", "cora"): 81.5, ("gcn", "citeseer"): 70.3, ("gcn", "pubmed"): 79.0,  # Kipf & Welling 2017, Table 2
-    ("gat", "cora"): 83.0, ("gat", "citeseer"): 72.5, ("gat", "pubmed"): 79.0,  # Velickovic et al. 2018, Table 2
+    ("gcn", "cora"): 81.5, ("gcn", "citeseer"): 70.3, ("gcn", "pubmed"): 79.0,
+    ("gat", "cora"): 83.0, ("gat", "citeseer"): 72.5, ("gat", "pubmed"): 79.0,
 }
 
 
@@ -64,7 +65,8 @@ def pyg_gcn(in_dim, hidden_dim, out_dim, num_layers=2, dropout=0.5):
     from torch_geometric.nn import GCNConv
 
     dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
-    return _PygStack([GCNConv(a, b) for a, b in zip(dims[:-1], dims[1:])], dropout, F.relu)
+    convs = [GCNConv(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True)]
+    return _PygStack(convs, dropout, F.relu)
 
 
 def pyg_gat(in_dim, hidden_dim, out_dim, num_layers=2, num_heads=8, out_heads=1, dropout=0.6,
@@ -86,7 +88,8 @@ def pyg_sage(in_dim, hidden_dim, out_dim, num_layers=2, aggregator="mean", dropo
     if aggregator != "mean" or normalize:
         raise ValueError("the PyG reference here covers the mean aggregator without normalize")
     dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
-    return _PygStack([SAGEConv(a, b) for a, b in zip(dims[:-1], dims[1:])], dropout, F.relu)
+    convs = [SAGEConv(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True)]
+    return _PygStack(convs, dropout, F.relu)
 
 
 PYG = {"gcn": pyg_gcn, "gat": pyg_gat, "sage": pyg_sage}
@@ -124,7 +127,8 @@ def fmt(res: dict | None, key: str = "test_acc") -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="gcn,gat,sage")
     ap.add_argument("--datasets", default="cora,citeseer,pubmed")
     ap.add_argument("--seeds", type=int, default=10)

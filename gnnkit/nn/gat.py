@@ -17,7 +17,8 @@ __all__ = ["GATConv"]
 class GATConv(nn.Module):
     r"""Multi-head graph attention (Veličković et al., ICLR 2018, Eqs. 1-6).
 
-        e_ij^k     = LeakyReLU_0.2( a_dst^k . W^k h_i + a_src^k . W^k h_j [+ a_edge^k . W_e^k f_ji] )
+        e_ij^k     = LeakyReLU_0.2( a_dst^k . W^k h_i + a_src^k . W^k h_j
+                                    [+ a_edge^k . W_e^k f_ji] )
         alpha_ij^k = softmax_{j in N(i) U {i}} e_ij^k
         h'_i       = ||_{k=1..H} sum_j alpha_ij^k W^k h_j      (concat=True)
                    = 1/H sum_k sum_j alpha_ij^k W^k h_j        (concat=False, output layer)
@@ -63,7 +64,8 @@ class GATConv(nn.Module):
         else:
             self.register_parameter("weight_edge", None)
             self.register_parameter("att_edge", None)
-        self.bias = nn.Parameter(torch.empty(num_heads * out_dim if concat else out_dim)) if bias else None
+        width = num_heads * out_dim if concat else out_dim
+        self.bias = nn.Parameter(torch.empty(width)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -128,8 +128,8 @@ class GraphConfig:
     quiet: bool = option(False, "no progress bar or per-fold lines")
 
     def __post_init__(self) -> None:
-        for name in ("folds", "seeds", "epochs", "patience", "batch_size", "hidden_dim", "num_heads",
-                     "kl_every", "gnn_layers", "gnn_heads"):
+        for name in ("folds", "seeds", "epochs", "patience", "batch_size", "hidden_dim",
+                     "num_heads", "kl_every", "gnn_layers", "gnn_heads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.folds < 2:
@@ -375,7 +375,7 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
                     kl = cfg.kl_weight * model.kl_loss(assign, cfg.kl_reduction)
                     grads = torch.autograd.grad(kl, kl_set, retain_graph=supervised,
                                                 allow_unused=True)
-                    for acc, gr in zip(kl_grads, grads):
+                    for acc, gr in zip(kl_grads, grads, strict=True):
                         if gr is not None:
                             acc += gr
                     kl_total += kl.item()
@@ -386,13 +386,13 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
                         target = (gb.y.view(-1).to(out.dtype) - scale[0]) / scale[1]
                         loss = F.mse_loss(out.view(-1), target)
                     grads = torch.autograd.grad(loss, others, allow_unused=True)
-                    for p, gr in zip(others, grads):
+                    for p, gr in zip(others, grads, strict=True):
                         p.grad = gr
                     _clip(others, cfg.clip)
                     sup_opt.step()
                     tr_loss += loss.item()
             if kl_epoch:
-                for p, acc in zip(kl_set, kl_grads):
+                for p, acc in zip(kl_set, kl_grads, strict=True):
                     p.grad = acc / nb
                 _clip(kl_set, cfg.clip)
                 kl_opt.step()

@@ -82,7 +82,7 @@ def test_cache_is_used_and_matches(tmp_path):
     files = list((tmp_path / "cache" / "tu").glob("*.pt"))
     assert len(files) == 1 and not list((tmp_path / "cache" / "tu").glob("*.tmp"))
     b = load(tmp_path)
-    for g, h in zip(a.graphs, b.graphs):
+    for g, h in zip(a.graphs, b.graphs, strict=True):
         assert torch.equal(g.edge_index, h.edge_index) and torch.equal(g.x, h.x)
     files[0].write_bytes(b"garbage")          # a damaged cache is rebuilt, not trusted
     c = load(tmp_path)

@@ -28,8 +28,9 @@ def _reference(layer: MemoryLayer, q: torch.Tensor) -> tuple[torch.Tensor, torch
         for j in range(K):
             acc = b.clone()
             for h in range(H):
-                num = lambda jj: (1 + ((q[i] - layer.keys[h, jj]) ** 2).sum() / tau) ** (-(tau + 1) / 2)  # noqa: E731,E501
-                acc = acc + w[h] * num(j) / sum(num(jj) for jj in range(K))
+                num = [(1 + ((q[i] - layer.keys[h, jj]) ** 2).sum() / tau) ** (-(tau + 1) / 2)
+                       for jj in range(K)]                               # Eq. 1, unnormalised
+                acc = acc + w[h] * num[j] / sum(num)
             merged.append(acc)
         m = torch.stack(merged)
         C[i] = torch.exp(m) / torch.exp(m).sum()
