@@ -107,13 +107,33 @@ def test_cli_json_and_run_dir(tmp_path, capsys):
     assert main(["train", "graph", "--model", "nope"]) == 2
 
 
-def test_figures(tmp_path):
+def test_figures(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
+    from gnnkit import viz
+
+    drawn = []
+    plot = viz.plot_memory_clusters
+    monkeypatch.setattr(viz, "plot_memory_clusters",
+                        lambda g, C, *a, **k: (drawn.append((g, C)), plot(g, C, *a, **k))[1])
     cfg = make_config("graph", model="gmn", dataset="synthetic", out_dir=str(tmp_path),
                       run_name="f", quiet=True, folds=4, max_folds=1, epochs=2, figures=True)
     run_folds(cfg)
     for name in ("memory_clusters.png", "assignment_matrix.png"):
         assert (tmp_path / "f" / "figures" / name).stat().st_size > 1000
+    (g, C), = drawn
+    # GMN reads edge-less RWR graphs; the figure must still draw the graph's own edges
+    assert g.num_edges > 0 and C.shape == (g.num_nodes, cfg.num_keys[0])
+
+
+def test_add_rwr_keeps_nodes_and_drops_edges():
+    from gnnkit.models.memory import rwr_features
+
+    ds = cycles_vs_cliques(6)
+    graphs = add_rwr(ds.graphs, 10, 0.1)
+    for g, h in zip(ds.graphs, graphs, strict=True):
+        assert g.num_edges > 0 and h.num_edges == 0 and h.num_nodes == g.num_nodes
+        assert torch.equal(h.x, torch.cat([rwr_features(g, 10, 0.1), g.x], 1))
+        assert torch.equal(h.y, g.y)
 
 
 def test_paper_schedule_supervised_and_kl_in_one_epoch():
