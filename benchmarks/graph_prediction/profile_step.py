@@ -45,14 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = make_config("graph", model=a.model, dataset=a.dataset, save=False, quiet=True,
                       threads=1)
     data = gp.load_graph_data(cfg)
-    graphs, topo = data.graphs, 0
-    if cfg.model == "gmn":
-        topo = cfg.rwr_dim or max(g.num_nodes for g in graphs)
-        graphs = gp.add_rwr(graphs, topo, cfg.rwr_c)
-    g0 = graphs[0]
-    edge_dim = None if g0.edge_attr is None else g0.edge_attr.shape[1]
+    graphs, topo = gp.model_inputs(cfg, data.graphs)
     torch.manual_seed(0)
-    model = gp.build_model(cfg, g0.x.shape[1] - topo, data.num_classes or 1, topo, edge_dim)
+    model = gp.model_for(cfg, graphs, data.num_classes, topo)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     need = (a.steps + a.warmup) * cfg.batch_size
@@ -68,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         t1 = time.perf_counter()
         q = model.queries(b)
         t2 = time.perf_counter()
-        out, assignments = model.run_memory(q, b, drop_queries=cfg.model != "gmn"
-                                            or cfg.query == "paper")
+        out, assignments = model.run_memory(q, b)
         if regression:
             loss = F.mse_loss(out.view(-1), b.y.view(-1).to(out.dtype))
         else:

@@ -51,7 +51,13 @@ def rwr_features(g: Graph, dim: int, c: float = 0.1) -> Tensor:
 
 
 class _MemoryStack(nn.Module):
-    """Memory layers on a dense batch, then a linear head on the mean of the last keys."""
+    """Memory layers on a dense batch, then a linear head on the mean of the last keys.
+
+    A subclass defines ``queries(g) -> q [N, F]``; ``drops_queries`` says whether ``q`` gets
+    dropout before the first memory layer (False where the query network ends with its own).
+    """
+
+    drops_queries: bool = True
 
     def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_keys: tuple[int, ...],
                  num_heads: int, tau: float, dropout: float, negative_slope: float) -> None:
@@ -63,13 +69,16 @@ class _MemoryStack(nn.Module):
         self.head = nn.Linear(hidden_dim, out_dim)
         self.dropout = dropout
 
-    def run_memory(self, q: Tensor, g: Graph, drop_queries: bool = True
+    def forward(self, g: Graph) -> tuple[Tensor, list]:
+        return self.run_memory(self.queries(g), g)
+
+    def run_memory(self, q: Tensor, g: Graph
                    ) -> tuple[Tensor, list[tuple[Tensor, Tensor | None]]]:
         # Dropout before the first layer (unless the query network ends with its own) acts on
         # the N real rows, before padding: the same as dropping the padded [B, N_max, F]
         # tensor (padding is zero either way), cheaper. The first layer reads the packed rows
         # (no padding in its assignment).
-        if drop_queries:
+        if self.drops_queries:
             q = F.dropout(q, self.dropout, self.training)
         h, C, mask = self.memory[0].forward_batch(q, g)                  # [B, K, D], [B, N, K]
         assignments = [(C, mask)]
@@ -131,6 +140,8 @@ class GMN(_MemoryStack):
         super().__init__(q_dim, hidden_dim, out_dim, tuple(num_keys), num_heads, tau, dropout,
                          negative_slope)
         self.in_dim, self.topo_dim, self.query = in_dim, topo_dim, query
+        # the two-branch query network ends with dropout (official placement): none again
+        self.drops_queries = query == "paper"
         self.slope = negative_slope
         if query == "paper":
             self.w0 = nn.Linear(topo_dim, hidden_dim)
@@ -156,10 +167,6 @@ class GMN(_MemoryStack):
         hx = act(drop(self.wb(act(drop(self.wa(x))))))                    # [N, D/2]
         st = act(drop(F.linear(s, self.ws.weight[:, :m], self.ws.bias)))  # [N, T_h]
         return torch.cat([hx, st], 1)                                      # [N, D/2 + T_h]
-
-    def forward(self, g: Graph) -> tuple[Tensor, list]:
-        # the two-branch query network ends with dropout (official placement): none again
-        return self.run_memory(self.queries(g), g, drop_queries=self.query == "paper")
 
 
 @register_graph_model("memgnn")
@@ -199,6 +206,3 @@ class MemGNN(_MemoryStack):
         for conv in self.gnn:
             h = F.elu(conv(F.dropout(h, self.dropout, self.training), g))  # [N, D]
         return h
-
-    def forward(self, g: Graph) -> tuple[Tensor, list]:
-        return self.run_memory(self.queries(g), g)

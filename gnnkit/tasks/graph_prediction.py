@@ -190,6 +190,16 @@ def add_rwr(graphs: list[Graph], dim: int, c: float) -> list[Graph]:
                   y=g.y, validate=False) for g in graphs]
 
 
+def model_inputs(cfg: GraphConfig, graphs: list[Graph]) -> tuple[list[Graph], int]:
+    """The graphs the model reads and the width of their RWR embedding: GMN gets
+    :func:`add_rwr` (``cfg.rwr_dim``, else the largest graph's size), MemGNN the graphs as
+    they are (width 0)."""
+    if cfg.model != "gmn":
+        return graphs, 0
+    topo_dim = cfg.rwr_dim or max(g.num_nodes for g in graphs)
+    return add_rwr(graphs, topo_dim, cfg.rwr_c), topo_dim
+
+
 def stratified_kfold(y: Tensor, k: int, seed: int) -> list[Tensor]:
     """k disjoint folds covering every item; each class is shuffled (seeded) and dealt
     round-robin, so class proportions match within one item per class."""
@@ -228,6 +238,16 @@ def build_model(cfg: GraphConfig, in_dim: int, out_dim: int, topo_dim: int = 0,
                    **common)
     return cls(in_dim, out_dim, edge_dim, num_gnn_layers=cfg.gnn_layers,
                num_gnn_heads=cfg.gnn_heads, **common)
+
+
+def model_for(cfg: GraphConfig, graphs: list[Graph], num_classes: int | None,
+              topo_dim: int) -> nn.Module:
+    """:func:`build_model` sized for ``graphs`` (from :func:`model_inputs`): feature and edge
+    feature widths read from the first graph; one output for regression (``num_classes``
+    None)."""
+    g0 = graphs[0]
+    edge_dim = None if g0.edge_attr is None else g0.edge_attr.shape[1]
+    return build_model(cfg, g0.x.shape[1] - topo_dim, num_classes or 1, topo_dim, edge_dim)
 
 
 @torch.no_grad()
@@ -328,9 +348,6 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
     seed = cfg.seed * 1000 + fold
     seed_everything(seed)
     dev = torch.device(cfg.device)
-    g0 = graphs[0]
-    in_dim = g0.x.shape[1] - topo_dim
-    edge_dim = None if g0.edge_attr is None else g0.edge_attr.shape[1]
     scale = None
     if num_classes is None:
         ytr = torch.cat([graphs[i].y.view(-1) for i in train_idx.tolist()]).double()
@@ -338,7 +355,7 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
         scale = (scale[0], scale[1] if scale[1] > 0 else 1.0)
     name = "acc" if scale is None else "rmse"
     sign = 1.0 if scale is None else -1.0          # selection maximises sign * metric
-    model = build_model(cfg, in_dim, num_classes or 1, topo_dim, edge_dim).to(dev)
+    model = model_for(cfg, graphs, num_classes, topo_dim).to(dev)
     keys, others = model.key_parameters(), model.other_parameters()
     kl_set = keys if cfg.kl_params == "keys" else keys + others
     sup_opt = torch.optim.Adam(others, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -537,10 +554,7 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
     build_model(cfg, 1, 2, 1)  # unknown model names fail before anything is loaded
     log = log if (log is not None and not cfg.quiet) else (lambda _m: None)
     ds = data if data is not None else load_graph_data(cfg)
-    graphs, topo_dim = ds.graphs, 0
-    if cfg.model == "gmn":
-        topo_dim = cfg.rwr_dim or max(g.num_nodes for g in graphs)
-        graphs = add_rwr(graphs, topo_dim, cfg.rwr_c)
+    graphs, topo_dim = model_inputs(cfg, ds.graphs)
     splits = fold_splits(cfg, torch.cat([g.y.view(-1) for g in graphs]), ds.num_classes is None)
     run_dir, runs, history = None, [], []
     if resume_dir is not None:
@@ -594,9 +608,7 @@ def _figures(cfg: GraphConfig, res: FoldResult, graphs: list[Graph], drawn: list
     data set's graphs, with their edges)."""
     from .. import viz
 
-    g0 = graphs[0]
-    edge_dim = None if g0.edge_attr is None else g0.edge_attr.shape[1]
-    model = build_model(cfg, g0.x.shape[1] - topo_dim, num_classes or 1, topo_dim, edge_dim)
+    model = model_for(cfg, graphs, num_classes, topo_dim)
     model.load_state_dict(res.state_dict)
     model.eval()
     g = graphs[int(idx[0])]
