@@ -70,7 +70,8 @@ class GraphConfig:
     root: str | None = option(None, "data directory (default: $GNNKIT_DATA)")
     protocol: Literal["paper", "holdout"] = option(
         "paper", "paper: best held-out accuracy per fold; holdout: inner validation split "
-                 "selects the epoch, the outer fold is tested once")
+                 "selects the epoch, the outer fold is tested once (classification; "
+                 "regression data sets use random 80/10/10 splits over --seeds)")
     folds: int = option(10, "number of cross-validation folds")
     max_folds: int | None = option(None, "run only the first k folds (default: all)")
     first_fold: int = option(0, "start at this fold: with max_folds, folds first_fold .. "
@@ -537,6 +538,20 @@ def _read_history(path: Path, folds: set[int]) -> list[dict]:
     return [r for r in rows if r["fold"] in folds]
 
 
+def _check_regression_options(cfg: GraphConfig) -> None:
+    """Regression data sets run random 80/10/10 splits over ``seeds``: the cross-validation
+    options would be ignored, so asking for one is an error rather than a silent no-op."""
+    set_cv = [f for f, bad in (("--protocol holdout", cfg.protocol != "paper"),
+                               ("--first-fold", cfg.first_fold != 0),
+                               ("--max-folds", cfg.max_folds is not None)) if bad]
+    if set_cv:
+        raise ConfigError(
+            f"{cfg.dataset!r} is a regression data set: it runs random 80/10/10 splits over "
+            f"--seeds {cfg.seeds} and reports test RMSE, so {', '.join(set_cv)} would be "
+            f"ignored (cross-validated classification only); drop it and choose the number "
+            f"of splits with --seeds")
+
+
 def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=None) -> dict:  # noqa: ANN001
     """Cross-validate ``cfg`` (see the module docstring). Returns ``<metric>_mean/_std``
     (paper protocol: ``val_acc`` is the paper's number; holdout: ``test_acc``),
@@ -554,6 +569,8 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
     build_model(cfg, 1, 2, 1)  # unknown model names fail before anything is loaded
     log = log if (log is not None and not cfg.quiet) else (lambda _m: None)
     ds = data if data is not None else load_graph_data(cfg)
+    if ds.num_classes is None:
+        _check_regression_options(cfg)
     graphs, topo_dim = model_inputs(cfg, ds.graphs)
     splits = fold_splits(cfg, torch.cat([g.y.view(-1) for g in graphs]), ds.num_classes is None)
     run_dir, runs, history = None, [], []

@@ -261,3 +261,20 @@ def test_resume_refuses_a_broken_checkpoint(tmp_path):
     cfg = make_config("graph", preset=str(run / "config.toml"), resume=str(run), quiet=True)
     with pytest.raises(ConfigError, match="fold1.progress.pt.*delete it to restart fold 1"):
         run_folds(cfg)
+
+
+@pytest.mark.parametrize("flags", [dict(protocol="holdout"), dict(first_fold=2),
+                                   dict(max_folds=1)])
+def test_regression_refuses_cross_validation_options(flags):
+    from gnnkit.datasets.tudataset import GraphDataset
+
+    ds = cycles_vs_cliques(6)
+    reg = GraphDataset("toy-regression", [g.replace(y=g.y.float().view(1, 1))
+                                          for g in ds.graphs], None, {})
+    cfg = make_config("graph", model="gmn", dataset="toy", save=False, quiet=True, seeds=1,
+                      epochs=1, hidden_dim=8, num_heads=2, **flags)
+    with pytest.raises(ConfigError, match="regression data set.*--seeds"):
+        run_folds(cfg, data=reg)
+    ok = make_config("graph", model="gmn", dataset="toy", save=False, quiet=True, seeds=1,
+                     epochs=1, hidden_dim=8, num_heads=2)
+    assert run_folds(ok, data=reg)["protocol"] == "random_80_10_10"
