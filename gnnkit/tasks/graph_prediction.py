@@ -133,6 +133,9 @@ class GraphConfig:
                      "num_heads", "kl_every", "gnn_layers", "gnn_heads"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("max_folds", "max_nodes", "rwr_dim"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1 (or unset), got {getattr(self, name)}")
         if self.folds < 2:
             raise ConfigError(f"folds must be >= 2, got {self.folds}")
         if not 0 <= self.first_fold < self.folds:
@@ -142,8 +145,10 @@ class GraphConfig:
             raise ConfigError(f"num_keys must be positive integers, got {self.num_keys}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"lr must be a positive number, got {self.lr}")
-        if not 0 <= self.dropout < 1 or not 0 < self.val_fraction < 1:
-            raise ConfigError("dropout must lie in [0, 1) and val_fraction in (0, 1)")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
         if not 0 <= self.rwr_c < 1:
             raise ConfigError(f"rwr_c must lie in [0, 1), got {self.rwr_c}")
         if self.kl_weight < 0 or self.tau <= 0:
@@ -552,6 +557,33 @@ def _check_regression_options(cfg: GraphConfig) -> None:
             f"of splits with --seeds")
 
 
+def _check_splits(cfg: GraphConfig, ds, splits: list) -> None:  # noqa: ANN001
+    """Every run needs graphs to train on, to select with and (holdout) to test, and a
+    cross-validation needs at least one graph per fold: too few graphs (a small data set, or
+    ``max_nodes`` dropping most of one) is an error here, not an accuracy over an empty fold."""
+    n = len(ds.graphs)
+    if ds.num_classes is not None and n < cfg.folds:
+        problem = "at least one graph per fold"
+    else:
+        problem = ""
+        for tr, va, te in splits:
+            parts = {"training": tr, "validation": va, **({} if te is None else {"test": te})}
+            empty = [name for name, idx in parts.items() if idx.numel() == 0]
+            if empty:
+                problem = f"a non-empty {' and '.join(empty)} part in every split"
+                break
+    if not problem:
+        return
+    dropped = ds.info.get("dropped_over_max_nodes", 0)
+    why = f" after --max-nodes {cfg.max_nodes} dropped {dropped}" if dropped else ""
+    how = ("random 80/10/10 splits" if ds.num_classes is None else
+           f"{cfg.folds}-fold cross-validation ({cfg.protocol} protocol)")
+    raise ConfigError(
+        f"{cfg.dataset!r} has {n} graphs{why}: too few for {how}, which needs {problem}. "
+        f"Use a larger data set{'' if ds.num_classes is None else ' or fewer --folds'}"
+        f"{' or a larger --max-nodes' if dropped else ''}.")
+
+
 def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=None) -> dict:  # noqa: ANN001
     """Cross-validate ``cfg`` (see the module docstring). Returns ``<metric>_mean/_std``
     (paper protocol: ``val_acc`` is the paper's number; holdout: ``test_acc``),
@@ -571,8 +603,10 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
     ds = data if data is not None else load_graph_data(cfg)
     if ds.num_classes is None:
         _check_regression_options(cfg)
+    splits = fold_splits(cfg, torch.cat([g.y.view(-1) for g in ds.graphs]),
+                         ds.num_classes is None)
+    _check_splits(cfg, ds, splits)
     graphs, topo_dim = model_inputs(cfg, ds.graphs)
-    splits = fold_splits(cfg, torch.cat([g.y.view(-1) for g in graphs]), ds.num_classes is None)
     run_dir, runs, history = None, [], []
     if resume_dir is not None:
         run_dir = resume_dir

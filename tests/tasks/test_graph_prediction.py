@@ -278,3 +278,27 @@ def test_regression_refuses_cross_validation_options(flags):
     ok = make_config("graph", model="gmn", dataset="toy", save=False, quiet=True, seeds=1,
                      epochs=1, hidden_dim=8, num_heads=2)
     assert run_folds(ok, data=reg)["protocol"] == "random_80_10_10"
+
+
+def test_too_few_graphs_is_a_clear_error():
+    from gnnkit.datasets.tudataset import GraphDataset
+
+    # the synthetic set is 40 graphs of 4-8 nodes; --max-nodes 4 keeps only a few
+    cfg = make_config("graph", model="gmn", dataset="synthetic", save=False, quiet=True,
+                      epochs=1, max_nodes=4)
+    with pytest.raises(ConfigError, match=r"has \d graphs after --max-nodes 4 dropped \d+: "
+                                          r"too few for 10-fold.*one graph per fold"):
+        run_folds(cfg)
+    # regression: 5 graphs leave the 80/10/10 validation part empty
+    ds = cycles_vs_cliques(5)
+    reg = GraphDataset("toy", [g.replace(y=g.y.float().view(1, 1)) for g in ds.graphs],
+                       None, {})
+    cfg = make_config("graph", model="gmn", dataset="toy", save=False, quiet=True, seeds=1,
+                      epochs=1)
+    with pytest.raises(ConfigError, match="has 5 graphs: too few for random 80/10/10 splits, "
+                                          "which needs a non-empty validation part in every "
+                                          "split. Use a larger data set.$"):
+        run_folds(cfg, data=reg)
+    for bad in (dict(max_nodes=0), dict(max_folds=0), dict(rwr_dim=0)):
+        with pytest.raises(ConfigError, match=">= 1 \\(or unset\\)"):
+            make_config("graph", **bad)
