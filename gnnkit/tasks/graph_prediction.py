@@ -622,7 +622,7 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
     n_folds = len(splits)
     metric = "acc" if ds.num_classes is not None else "rmse"
     with torch_threads(cfg.threads):
-        first = 0 if ds.num_classes is None else cfg.first_fold   # fold index of splits[0]
+        first = cfg.first_fold   # fold index of splits[0] (0 for regression, checked above)
         for k, (tr, va, te) in enumerate(splits, start=first):
             if k in finished:
                 log(f"fold {k}: finished before, kept from {run_dir / 'metrics.json'}")

@@ -263,14 +263,18 @@ def test_resume_refuses_a_broken_checkpoint(tmp_path):
         run_folds(cfg)
 
 
+def _toy_regression(n: int):
+    """The synthetic graphs with their class as a float target: a regression data set."""
+    from gnnkit.datasets.tudataset import GraphDataset
+
+    return GraphDataset("toy", [g.replace(y=g.y.float().view(1, 1))
+                                for g in cycles_vs_cliques(n).graphs], None, {})
+
+
 @pytest.mark.parametrize("flags", [dict(protocol="holdout"), dict(first_fold=2),
                                    dict(max_folds=1)])
 def test_regression_refuses_cross_validation_options(flags):
-    from gnnkit.datasets.tudataset import GraphDataset
-
-    ds = cycles_vs_cliques(6)
-    reg = GraphDataset("toy-regression", [g.replace(y=g.y.float().view(1, 1))
-                                          for g in ds.graphs], None, {})
+    reg = _toy_regression(6)
     cfg = make_config("graph", model="gmn", dataset="toy", save=False, quiet=True, seeds=1,
                       epochs=1, hidden_dim=8, num_heads=2, **flags)
     with pytest.raises(ConfigError, match="regression data set.*--seeds"):
@@ -281,8 +285,6 @@ def test_regression_refuses_cross_validation_options(flags):
 
 
 def test_too_few_graphs_is_a_clear_error():
-    from gnnkit.datasets.tudataset import GraphDataset
-
     # the synthetic set is 40 graphs of 4-8 nodes; --max-nodes 4 keeps only a few
     cfg = make_config("graph", model="gmn", dataset="synthetic", save=False, quiet=True,
                       epochs=1, max_nodes=4)
@@ -290,9 +292,7 @@ def test_too_few_graphs_is_a_clear_error():
                                           r"too few for 10-fold.*one graph per fold"):
         run_folds(cfg)
     # regression: 5 graphs leave the 80/10/10 validation part empty
-    ds = cycles_vs_cliques(5)
-    reg = GraphDataset("toy", [g.replace(y=g.y.float().view(1, 1)) for g in ds.graphs],
-                       None, {})
+    reg = _toy_regression(5)
     cfg = make_config("graph", model="gmn", dataset="toy", save=False, quiet=True, seeds=1,
                       epochs=1)
     with pytest.raises(ConfigError, match="has 5 graphs: too few for random 80/10/10 splits, "
