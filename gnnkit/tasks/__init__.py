@@ -96,7 +96,8 @@ register_task(Task(
     run=_graph_run,
     models=_graph_models,
     preset_prefix="graph_",
-    help="graph classification with memory layers (GMN, MemGNN on TU data sets)",
+    help=("graph classification and regression with memory layers (GMN, MemGNN; TU and "
+          "MoleculeNet data sets)"),
     table=_graph_table,
 ))
 

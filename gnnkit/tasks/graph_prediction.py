@@ -81,8 +81,8 @@ class GraphConfig:
     val_fraction: float = option(0.1, "inner validation fraction (holdout protocol)")
     seed: int = option(0, "random seed (folds, initialisation, batches)")
     epochs: int = option(300, "maximum number of epochs per fold")
-    patience: int = option(100, "stop when the monitored validation accuracy has not "
-                                "improved for this many epochs")
+    patience: int = option(100, "stop when the validation metric (accuracy; RMSE for "
+                                "regression) has not improved for this many epochs")
     batch_size: int = option(16, "graphs per batch")
     lr: float = option(2e-3, "Adam learning rate (both optimisers)")
     weight_decay: float = option(0.0, "Adam weight decay")
