@@ -5,6 +5,8 @@
   reason when it is absent. The data files are never copied into the repository.
 * ``http_datasets``: base URL of an HTTP server on 127.0.0.1 (ephemeral port, in a thread)
   serving ``shared_datasets``, so download code can be tested without the internet.
+* Processed-data caches (``$GNNKIT_CACHE``) go to a directory of the test session, never
+  the user's ``~/.cache``.
 * ``http_server``: a factory ``http_server(directory) -> base URL`` for serving any other
   directory (e.g. a tampered copy); every server it starts is stopped at teardown.
 """
@@ -53,6 +55,17 @@ def serve_directory(directory: str | os.PathLike) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    old = os.environ.get("GNNKIT_CACHE")
+    os.environ["GNNKIT_CACHE"] = str(tmp_path_factory.mktemp("gnnkit-cache"))
+    yield
+    if old is None:
+        os.environ.pop("GNNKIT_CACHE", None)
+    else:
+        os.environ["GNNKIT_CACHE"] = old
 
 
 @pytest.fixture(scope="session")

@@ -13,22 +13,33 @@ noted): element (C N O S F P Cl Br I B Si Se, other), degree (0..5, other), form
 
 SMILES that RDKit cannot parse are skipped and reported: a warning, and
 ``info["invalid_smiles"]`` (count) with ``info["invalid_ids"]`` (row number and id).
+
+Any other CSV in the same form (a SMILES column and a numeric target column) loads with
+:func:`load_molecule_csv`, or from the command line with ``--dataset FILE.csv`` (and
+``--target-column`` / ``--smiles-column`` where the columns need naming). Processed graphs
+are cached (:mod:`gnnkit.datasets.cache`).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import math
 import os
+import re
 import warnings
+from pathlib import Path
 
 import torch
 
 from ..graph import Graph
+from .cache import cache_file, load_or_build
 from .download import fetch
 from .errors import DatasetError
-from .tudataset import GraphDataset
+from .tudataset import GraphDataset, unpack_graphs
 
-__all__ = ["MOLECULENET", "atom_features", "bond_features", "load_moleculenet", "mol_to_graph"]
+__all__ = ["MOLECULENET", "atom_features", "bond_features", "load_molecule_csv", "load_moleculenet",
+           "mol_to_graph"]
 
 MOLECULENET = {
     "esol": ("moleculenet/delaney-processed.csv", "measured log solubility in mols per litre",
@@ -39,6 +50,7 @@ _ELEMENTS = ("C", "N", "O", "S", "F", "P", "Cl", "Br", "I", "B", "Si", "Se")
 _HYB = ("SP", "SP2", "SP3", "SP3D", "SP3D2")
 ATOM_DIM = len(_ELEMENTS) + 1 + 7 + 6 + len(_HYB) + 1 + 1 + 5
 BOND_DIM = 6
+_CACHE_VERSION = 1
 
 
 def _rdkit():  # noqa: ANN202
@@ -89,41 +101,130 @@ def mol_to_graph(mol, y: float) -> Graph:  # noqa: ANN001 - an rdkit Mol
 
 
 def load_moleculenet(name: str, root: str | os.PathLike | None = None,
-                     offline: bool | None = None, base_url: str | None = None) -> GraphDataset:
-    """ESOL or Lipophilicity as a regression :class:`GraphDataset` (``num_classes=None``)."""
+                     offline: bool | None = None, base_url: str | None = None,
+                     cache_dir: str | os.PathLike | None = None,
+                     use_cache: bool = True) -> GraphDataset:
+    """ESOL or Lipophilicity as a regression :class:`GraphDataset` (``num_classes=None``),
+    fetched into the data root when missing; see :func:`load_molecule_csv`."""
     key = name.lower()
     if key not in MOLECULENET:
         raise DatasetError(f"unknown MoleculeNet set {name!r}; known: {', '.join(MOLECULENET)}")
     rel, target, id_col, smiles_col = MOLECULENET[key]
-    Chem, RDLogger = _rdkit()
+    _rdkit()   # a missing RDKit is reported before any download
     path = fetch(rel, root, offline, base_url)
+    return load_molecule_csv(path, target, smiles_col, id_col, name=key, cache_dir=cache_dir,
+                             use_cache=use_cache)
+
+
+def load_molecule_csv(path: str | os.PathLike, target: str | None = None,
+                      smiles_column: str = "smiles", id_column: str | None = None,
+                      name: str | None = None, cache_dir: str | os.PathLike | None = None,
+                      use_cache: bool = True) -> GraphDataset:
+    """Any CSV with a SMILES column and a numeric target column, as a regression
+    :class:`GraphDataset` (``num_classes=None``; ``y`` [1, 1] float32 per molecule).
+
+    ``target``: the column to predict; when omitted, the CSV's only column (other than the
+    SMILES and id columns) whose every value is a number. ``id_column`` names molecules in
+    the report of skipped rows (default: the SMILES). A SMILES that RDKit cannot parse is
+    skipped with a warning (on every load, cached or not) and listed in
+    ``info["invalid_ids"]``; a missing or non-numeric target is an error naming the line.
+    The processed graphs are cached (:mod:`gnnkit.datasets.cache`), keyed by the file's
+    path, size and modification time, the columns and the RDKit version.
+    """
+    Chem, RDLogger = _rdkit()
+    import rdkit
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"no such CSV file: {path} (give the path of a CSV with a SMILES "
+                           f"column and a numeric target column)")
+    name = name or path.stem
     with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or any(c not in rows[0] for c in (target, id_col, smiles_col)):
-        raise DatasetError(f"{path} lacks the columns {target!r}, {id_col!r}, {smiles_col!r}")
-    graphs, invalid = [], []
-    RDLogger.DisableLog("rdApp.*")   # we report failures ourselves, once
-    try:
-        for i, r in enumerate(rows, 2):           # line 1 is the header
-            mol = Chem.MolFromSmiles(r[smiles_col].strip())
-            if mol is None or mol.GetNumAtoms() == 0:
-                invalid.append(f"line {i}: {r[id_col]}")
-                continue
-            try:
-                y = float(r[target])
-            except ValueError:
-                raise DatasetError(f"{path}, line {i}: target {r[target]!r} is not a number"
-                                   ) from None
-            graphs.append(mol_to_graph(mol, y))
-    finally:
-        RDLogger.EnableLog("rdApp.*")
+        header = next(csv.reader(f), None)
+    if not header:
+        raise DatasetError(f"{path} is empty: expected a header line naming the SMILES and "
+                           f"target columns")
+    columns = ", ".join(repr(c) for c in header)
+    if smiles_column not in header:
+        raise DatasetError(f"{path} has no SMILES column {smiles_column!r} (columns: "
+                           f"{columns}); name it with smiles_column (--smiles-column)")
+    if id_column is not None and id_column not in header:
+        raise DatasetError(f"{path} has no id column {id_column!r} (columns: {columns})")
+    if target is not None and target not in header:
+        raise DatasetError(f"{path} has no target column {target!r} (columns: {columns}); "
+                           f"name it with target (--target-column)")
+    st = path.stat()
+    ident = repr((str(path.resolve()), st.st_size, st.st_mtime_ns, target, smiles_column,
+                  id_column, rdkit.__version__, _CACHE_VERSION))
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
+    cfile = cache_file("molecules", f"{stem}-{hashlib.sha1(ident.encode()).hexdigest()[:16]}",
+                       cache_dir)
+    p = load_or_build(cfile, lambda: _parse_csv(path, header, target, smiles_column, id_column,
+                                                Chem, RDLogger), use_cache)
+    info = dict(p["info"])
+    invalid = info["invalid_ids"]
     if invalid:
         warnings.warn(f"{name}: skipped {len(invalid)} molecule(s) whose SMILES RDKit cannot "
                       f"parse: {', '.join(invalid[:5])}{' ...' if len(invalid) > 5 else ''}",
                       stacklevel=2)
+    info["cache"] = str(cfile) if use_cache else None
+    return GraphDataset(name, unpack_graphs(p), None, info)
+
+
+def _target_column(path: Path, header: list[str], rows: list[dict], skip: set[str]) -> str:
+    """The only column outside ``skip`` whose every value parses as a finite number."""
+    def numeric(col: str) -> bool:
+        try:
+            return all(math.isfinite(float(r[col])) for r in rows)
+        except (TypeError, ValueError):
+            return False
+
+    found = [c for c in header if c not in skip and numeric(c)]
+    if len(found) != 1:
+        what = "no column" if not found else f"{len(found)} columns ({', '.join(map(repr, found))})"
+        raise DatasetError(f"{path}: cannot tell which column is the target: {what} other than "
+                           f"the SMILES hold(s) a number on every row (columns: "
+                           f"{', '.join(map(repr, header))}); name it with target "
+                           f"(--target-column)")
+    return found[0]
+
+
+def _parse_csv(path: Path, header: list[str], target: str | None, smiles_col: str,
+               id_col: str | None, Chem, RDLogger) -> dict:  # noqa: ANN001, N803 - rdkit modules
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise DatasetError(f"{path} has a header but no molecules")
+    if target is None:
+        target = _target_column(path, header, rows, {smiles_col, id_col})
+    graphs, invalid = [], []
+    RDLogger.DisableLog("rdApp.*")   # we report failures ourselves, once
+    try:
+        for i, r in enumerate(rows, 2):           # line 1 is the header
+            smiles = (r[smiles_col] or "").strip()
+            mol = Chem.MolFromSmiles(smiles)
+            if mol is None or mol.GetNumAtoms() == 0:
+                invalid.append(f"line {i}: {r[id_col] if id_col else smiles[:60]}")
+                continue
+            try:
+                y = float(r[target])
+            except (TypeError, ValueError):
+                y = math.nan
+            if not math.isfinite(y):
+                raise DatasetError(f"{path}, line {i}: target {target!r} is {r[target]!r}, not "
+                                   f"a finite number (remove the row or fill in the value)")
+            graphs.append(mol_to_graph(mol, y))
+    finally:
+        RDLogger.EnableLog("rdApp.*")
     if not graphs:
-        raise DatasetError(f"{path}: no valid molecules")
+        raise DatasetError(f"{path}: no valid molecules (all {len(rows)} SMILES failed to "
+                           f"parse)")
     info = {"source": str(path), "target": target, "num_molecules": len(rows),
             "invalid_smiles": len(invalid), "invalid_ids": invalid,
             "node_features": f"atom features ({ATOM_DIM})", "edge_features": f"bond ({BOND_DIM})"}
-    return GraphDataset(key, graphs, None, info)
+    nodes = torch.tensor([0] + [g.num_nodes for g in graphs]).cumsum(0)
+    edges = torch.tensor([0] + [g.num_edges for g in graphs]).cumsum(0)
+    return {"x": torch.cat([g.x for g in graphs]), "ptr": nodes, "eptr": edges,
+            "edge_index": torch.cat([g.edge_index for g in graphs], 1),
+            "edge_attr": torch.cat([g.edge_attr for g in graphs]),
+            "y": torch.cat([g.y for g in graphs]), "info": info}

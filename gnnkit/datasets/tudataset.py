@@ -28,7 +28,6 @@ archive's size and modification time. Malformed or inconsistent files raise
 
 from __future__ import annotations
 
-import io
 import os
 import warnings
 import zipfile
@@ -40,6 +39,7 @@ import torch
 from torch import Tensor
 
 from ..graph import Graph
+from .cache import cache_file, load_or_build
 from .download import fetch
 from .errors import DatasetError
 
@@ -287,15 +287,9 @@ def parse_tu_zip(path: str | os.PathLike, name: str, node_features: str = "auto"
             "num_classes": int(uniq.size), "info": info}
 
 
-def _default_cache() -> Path:
-    env = os.environ.get("GNNKIT_CACHE")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "gnnkit" / "processed"
-
-
-def _split(p: dict, name: str) -> list[Graph]:
+def unpack_graphs(p: dict) -> list[Graph]:
+    """The graphs of a packed dict (``x``, ``edge_index`` local to each graph, ``ptr`` /
+    ``eptr`` node and edge offsets, ``y`` one row per graph, ``edge_attr`` or None)."""
     ptr, eptr = p["ptr"].tolist(), p["eptr"].tolist()
     ei, x, y, ea = p["edge_index"], p["x"], p["y"], p["edge_attr"]
     graphs = []
@@ -319,25 +313,9 @@ def load_tu(name: str, root: str | os.PathLike | None = None, offline: bool | No
     path = fetch(f"tu/{canon}.zip", root, offline, base_url)
     st = path.stat()
     key = f"{canon}-{node_features}-{degree_cap}-{st.st_size}-{st.st_mtime_ns}-v{_CACHE_VERSION}"
-    cache = Path(cache_dir) if cache_dir is not None else _default_cache()
-    cfile = cache / "tu" / f"{key}.pt"
-    p = None
-    if use_cache and cfile.is_file():
-        try:
-            p = torch.load(cfile, weights_only=True)
-        except Exception:  # a damaged cache is rebuilt, never trusted
-            p = None
-    if p is None:
-        p = parse_tu_zip(path, canon, node_features, degree_cap)
-        if use_cache:
-            try:
-                from ..train.rundir import atomic_write_bytes
-
-                buf = io.BytesIO()
-                torch.save(p, buf)
-                atomic_write_bytes(cfile, buf.getvalue())
-            except OSError:
-                pass
+    cfile = cache_file("tu", key, cache_dir)
+    p = load_or_build(cfile, lambda: parse_tu_zip(path, canon, node_features, degree_cap),
+                      use_cache)
     info = dict(p["info"])
     info["cache"] = str(cfile) if use_cache else None
-    return GraphDataset(canon, _split(p, canon), int(p["num_classes"]), info)
+    return GraphDataset(canon, unpack_graphs(p), int(p["num_classes"]), info)

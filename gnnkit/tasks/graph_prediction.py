@@ -66,7 +66,9 @@ class GraphConfig:
     model: str = option("gmn", "model: gmn, memgnn (gnnkit.models.GRAPH_MODELS)")
     dataset: str = option("synthetic", "data set: enzymes, proteins, dd, collab, "
                                        "reddit-binary, ... (TU), esol, lipophilicity "
-                                       "(MoleculeNet, needs rdkit), or synthetic")
+                                       "(MoleculeNet, needs rdkit), a CSV file of SMILES and "
+                                       "a numeric target (a path ending in .csv, regression), "
+                                       "or synthetic")
     root: str | None = option(None, "data directory (default: $GNNKIT_DATA)")
     protocol: Literal["paper", "holdout"] = option(
         "paper", "paper: best held-out accuracy per fold; holdout: inner validation split "
@@ -113,6 +115,10 @@ class GraphConfig:
     node_features: Literal["auto", "attributes", "labels", "degree"] = option(
         "auto", "TU node features (see gnnkit.datasets.tudataset)")
     degree_cap: int = option(64, "one-hot degree width - 1 (TU sets without node data)")
+    target_column: str | None = option(None, "CSV data set (--dataset FILE.csv): the column to "
+                                             "predict (default: the only numeric column other "
+                                             "than the SMILES)")
+    smiles_column: str = option("smiles", "CSV data set: the column of SMILES strings")
     threads: int | None = option(None, "torch CPU threads during training")
     device: str = option("cpu", "torch device")
     out_dir: str = option("runs", "parent directory of run directories")
@@ -156,11 +162,21 @@ class GraphConfig:
         if not self.checkpoint_interval >= 0:
             raise ConfigError(f"checkpoint_interval must be >= 0 seconds, got "
                               f"{self.checkpoint_interval}")
+        if not is_csv(self.dataset) and (self.target_column is not None
+                                         or self.smiles_column != "smiles"):
+            raise ConfigError(f"target_column and smiles_column name the columns of a CSV data "
+                              f"set (dataset = a path ending in .csv); {self.dataset!r} has "
+                              f"fixed columns, so drop them")
         if self.resume is not None and not self.save:
             raise ConfigError("resume continues a run directory, so it needs save = true")
 
 
 # --------------------------------------------------------------------------- data
+def is_csv(dataset: str) -> bool:
+    """Whether ``dataset`` names a CSV file of molecules rather than a built-in data set."""
+    return dataset.lower().endswith(".csv")
+
+
 def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
     """The data set of ``cfg``, graphs over ``max_nodes`` dropped (counted in ``info``)."""
     from ..datasets.graph_synthetic import cycles_vs_cliques
@@ -168,6 +184,10 @@ def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
 
     if cfg.dataset.lower() == "synthetic":
         ds = cycles_vs_cliques(40, seed=cfg.seed)
+    elif is_csv(cfg.dataset):
+        from ..datasets.moleculenet import load_molecule_csv
+
+        ds = load_molecule_csv(cfg.dataset, cfg.target_column, cfg.smiles_column)
     elif cfg.dataset.lower() in ("esol", "lipophilicity"):
         from ..datasets.moleculenet import load_moleculenet
 
@@ -614,7 +634,8 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
             runs = json.loads((run_dir / "metrics.json").read_text())["runs"]
         history = _read_history(run_dir / "history.csv", {r["fold"] for r in runs})
     elif cfg.save:
-        name = cfg.run_name or f"{cfg.model}-{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        label = Path(cfg.dataset).stem if is_csv(cfg.dataset) else cfg.dataset
+        name = cfg.run_name or f"{cfg.model}-{label}-{time.strftime('%Y%m%d-%H%M%S')}"
         run_dir = make_run_dir(cfg.out_dir, name)
         save_toml(cfg, run_dir / "config.toml", header=(
             f"Resolved config of this run: gnnkit train graph --preset {run_dir / 'config.toml'}"))
@@ -678,7 +699,9 @@ def print_table(cfg: GraphConfig, res: dict) -> None:
         return "-" if m is None else f"{m:.4f} ± {s:.4f}"
 
     where = f", run dir {res['run_dir']}" if res.get("run_dir") else ""
-    print(f"{cfg.model} on {cfg.dataset}: {res['num_folds']} folds, protocol "
+    n = res["num_folds"]
+    unit = "split" if res["protocol"] == "random_80_10_10" else "fold"
+    print(f"{cfg.model} on {cfg.dataset}: {n} {unit}{'s' if n != 1 else ''}, protocol "
           f"{res['protocol']} (mean ± std){where}")
     for key, label in (("train_acc", "train accuracy"), ("val_acc", "best val accuracy"),
                        ("test_acc", "test accuracy"), ("train_rmse", "train RMSE"),

@@ -8,7 +8,12 @@ import torch
 pytestmark = pytest.mark.chem
 pytest.importorskip("rdkit")
 
-from gnnkit.datasets.moleculenet import ATOM_DIM, BOND_DIM, load_moleculenet  # noqa: E402
+from gnnkit.datasets.moleculenet import (  # noqa: E402
+    ATOM_DIM,
+    BOND_DIM,
+    load_molecule_csv,
+    load_moleculenet,
+)
 from gnnkit.tasks import make_config  # noqa: E402
 from gnnkit.tasks.graph_prediction import run_folds  # noqa: E402
 
@@ -61,3 +66,101 @@ def test_real_esol_and_lipophilicity(shared_datasets):
     esol = load_moleculenet("ESOL", root=shared_datasets, offline=True)
     assert len(esol) + esol.info["invalid_smiles"] == 1128
     assert esol.info["invalid_smiles"] == 0
+
+
+def _write(path, header, rows):
+    path.write_text(",".join(header) + "\n" + "".join(",".join(map(str, r)) + "\n"
+                                                       for r in rows))
+    return path
+
+
+MOLS = [("ethanol", "CCO", -0.77), ("benzene", "c1ccccc1", -1.64), ("bad", "C1CC(", 0.0),
+        ("acetic", "CC(=O)O", 1.22), ("toluene", "Cc1ccccc1", -2.21)]
+
+
+def test_any_csv_in_the_same_form_matches_the_moleculenet_loader(tmp_path):
+    # other column names and order; the target found as the only numeric column
+    own = _write(tmp_path / "own.csv", ["name", "SMILES", "logS"],
+                 [(n, s, y) for n, s, y in MOLS])
+    with pytest.warns(UserWarning, match=r"skipped 1 molecule.*line 4: bad"):
+        ds = load_molecule_csv(own, smiles_column="SMILES", id_column="name",
+                               cache_dir=tmp_path / "c")
+    assert ds.name == "own" and ds.num_classes is None and len(ds) == 4
+    assert ds.info["target"] == "logS" and ds.info["invalid_ids"] == ["line 4: bad"]
+    _csv(tmp_path, [(n, y, s) for n, s, y in MOLS])
+    with pytest.warns(UserWarning):
+        ref = load_moleculenet("esol", root=tmp_path, offline=True, cache_dir=tmp_path / "c")
+    for a, b in zip(ds.graphs, ref.graphs, strict=True):
+        assert a.num_nodes == b.num_nodes
+        for name in ("x", "edge_index", "edge_attr", "y"):
+            torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=0, atol=0)
+    torch.testing.assert_close(ds.graphs[3].y, torch.tensor([[-2.21]]))
+
+
+def test_molecule_cache_is_used_rebuilt_when_damaged_and_still_reports_skips(tmp_path):
+    own = _write(tmp_path / "own.csv", ["smiles", "y"], [(s, y) for _, s, y in MOLS])
+    with pytest.warns(UserWarning, match="skipped 1"):
+        first = load_molecule_csv(own, cache_dir=tmp_path / "c")
+    files = list((tmp_path / "c" / "molecules").glob("*.pt"))
+    assert len(files) == 1 and first.info["cache"] == str(files[0])
+    assert first.info["invalid_ids"] == ["line 4: C1CC("]      # no id column: the SMILES
+    stamp = files[0].stat().st_mtime_ns
+    with pytest.warns(UserWarning, match="skipped 1"):     # reported again from the cache
+        second = load_molecule_csv(own, cache_dir=tmp_path / "c")
+    assert files[0].stat().st_mtime_ns == stamp            # read, not rewritten
+    files[0].write_bytes(b"garbage")                       # damaged: rebuilt, not trusted
+    with pytest.warns(UserWarning, match="skipped 1"):
+        third = load_molecule_csv(own, cache_dir=tmp_path / "c")
+    for ds in (second, third):
+        for a, b in zip(first.graphs, ds.graphs, strict=True):
+            torch.testing.assert_close(a.x, b.x)
+            torch.testing.assert_close(a.y, b.y)
+    # a different target column is another cache entry, not a stale read
+    _write(tmp_path / "own.csv", ["smiles", "y", "z"], [(s, y, 2 * y) for _, s, y in MOLS])
+    with pytest.warns(UserWarning):
+        z = load_molecule_csv(own, target="z", cache_dir=tmp_path / "c")
+    torch.testing.assert_close(z.graphs[0].y, torch.tensor([[-1.54]]))
+
+
+@pytest.mark.parametrize("header, rows, kw, match", [
+    (None, None, {}, "no such CSV file"),
+    ([], [], {}, "is empty"),
+    (["smiles", "y"], [], {}, "header but no molecules"),
+    (["smi", "y"], [("CCO", 1)], {}, r"no SMILES column 'smiles' \(columns: 'smi', 'y'\)"),
+    (["smiles", "a", "b"], [("CCO", 1, 2)], {}, r"2 columns \('a', 'b'\).*--target-column"),
+    (["smiles", "y"], [("CCO", 1), ("CC", "")], {}, "no column other than the SMILES"),
+    (["smiles", "y"], [("CCO", 1), ("CC", "")], {"target": "y"}, "line 3: target 'y' is ''"),
+    (["smiles", "y"], [("CCO", "nan")], {"target": "y"}, "not a finite number"),
+    (["smiles", "y"], [("CCO", 1)], {"target": "Y"}, "no target column 'Y'"),
+    (["smiles", "y"], [("C1CC(", 1)], {}, "no valid molecules"),
+])
+def test_bad_csv_files_are_clear_errors(tmp_path, header, rows, kw, match):
+    from gnnkit.datasets.errors import DatasetError
+
+    path = tmp_path / "m.csv"
+    if header == []:
+        path.write_text("")
+    elif header is not None:
+        _write(path, header, rows)
+    with pytest.raises(DatasetError, match=match):
+        load_molecule_csv(path, cache_dir=tmp_path / "c", **kw)
+
+
+def test_graph_task_trains_on_a_csv_path(tmp_path):
+    from gnnkit.config import ConfigError
+
+    smiles = ["C", "CC", "CCC", "CCCC", "CCO", "CCCO", "c1ccccc1", "Cc1ccccc1", "CC(=O)O",
+              "CCN", "CCCN", "OCCO", "C=C", "C#N", "CCl", "CBr", "CCCl", "CCBr", "CO", "CN"]
+    path = _write(tmp_path / "my mols.csv", ["id", "Smiles", "target"],
+                  [(i, s, 0.1 * len(s)) for i, s in enumerate(smiles)])
+    cfg = make_config("graph", model="memgnn", dataset=str(path), smiles_column="Smiles",
+                      target_column="target",
+                      out_dir=str(tmp_path / "runs"), quiet=True, seeds=2, epochs=2,
+                      hidden_dim=8, num_heads=2)
+    res = run_folds(cfg)
+    assert res["protocol"] == "random_80_10_10" and res["num_folds"] == 2
+    assert res["test_rmse_mean"] > 0
+    run_dir = tmp_path / "runs" / res["run_dir"].split("/")[-1]
+    assert run_dir.parent == tmp_path / "runs" and run_dir.name.startswith("memgnn-my mols-")
+    with pytest.raises(ConfigError, match="columns of a CSV data set"):
+        make_config("graph", model="memgnn", dataset="esol", target_column="y")
