@@ -139,8 +139,7 @@ def load_molecule_csv(path: str | os.PathLike, target: str | None = None,
         raise DatasetError(f"no such CSV file: {path} (give the path of a CSV with a SMILES "
                            f"column and a numeric target column)")
     name = name or path.stem
-    with open(path, newline="", encoding="utf-8") as f:
-        header = next(csv.reader(f), None)
+    header = _read_csv(path, header_only=True)
     if not header:
         raise DatasetError(f"{path} is empty: expected a header line naming the SMILES and "
                            f"target columns")
@@ -171,6 +170,18 @@ def load_molecule_csv(path: str | os.PathLike, target: str | None = None,
     return GraphDataset(name, unpack_graphs(p), None, info)
 
 
+def _read_csv(path: Path, header_only: bool = False) -> list:
+    """The header (``header_only``) or the rows as dicts; UTF-8, a leading BOM ignored."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return next(csv.reader(f), []) if header_only else list(csv.DictReader(f))
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                           f"save it as UTF-8 CSV") from None
+    except csv.Error as exc:
+        raise DatasetError(f"{path} is not a readable CSV file: {exc}") from None
+
+
 def _target_column(path: Path, header: list[str], rows: list[dict], skip: set[str]) -> str:
     """The only column outside ``skip`` whose every value parses as a finite number."""
     def numeric(col: str) -> bool:
@@ -191,8 +202,7 @@ def _target_column(path: Path, header: list[str], rows: list[dict], skip: set[st
 
 def _parse_csv(path: Path, header: list[str], target: str | None, smiles_col: str,
                id_col: str | None, Chem, RDLogger) -> dict:  # noqa: ANN001, N803 - rdkit modules
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    rows = _read_csv(path)
     if not rows:
         raise DatasetError(f"{path} has a header but no molecules")
     if target is None:

@@ -80,7 +80,7 @@ MOLS = [("ethanol", "CCO", -0.77), ("benzene", "c1ccccc1", -1.64), ("bad", "C1CC
 
 def test_any_csv_in_the_same_form_matches_the_moleculenet_loader(tmp_path):
     # other column names and order; the target found as the only numeric column
-    own = _write(tmp_path / "own.csv", ["name", "SMILES", "logS"],
+    own = _write(tmp_path / "own.csv", ["\ufeffname", "SMILES", "logS"],   # with a BOM
                  [(n, s, y) for n, s, y in MOLS])
     with pytest.warns(UserWarning, match=r"skipped 1 molecule.*line 4: bad"):
         ds = load_molecule_csv(own, smiles_column="SMILES", id_column="name",
@@ -133,6 +133,7 @@ def test_molecule_cache_is_used_rebuilt_when_damaged_and_still_reports_skips(tmp
     (["smiles", "y"], [("CCO", "nan")], {"target": "y"}, "not a finite number"),
     (["smiles", "y"], [("CCO", 1)], {"target": "Y"}, "no target column 'Y'"),
     (["smiles", "y"], [("C1CC(", 1)], {}, "no valid molecules"),
+    (["smiles", "y"], [("CCO", "1\xe9")], {}, "not UTF-8 text"),
 ])
 def test_bad_csv_files_are_clear_errors(tmp_path, header, rows, kw, match):
     from gnnkit.datasets.errors import DatasetError
@@ -142,6 +143,8 @@ def test_bad_csv_files_are_clear_errors(tmp_path, header, rows, kw, match):
         path.write_text("")
     elif header is not None:
         _write(path, header, rows)
+        if "\xe9" in path.read_text():
+            path.write_bytes(path.read_text().encode("latin-1"))
     with pytest.raises(DatasetError, match=match):
         load_molecule_csv(path, cache_dir=tmp_path / "c", **kw)
 
