@@ -4,6 +4,7 @@
 
     gnnkit train [TASK] [--preset FILE|NAME] [--json] [--print-config] [config flags]
     gnnkit predict link --run DIR --pairs FILE [--seed K] [--out FILE]
+    gnnkit predict graph --run DIR --input FILE|NAME [--fold K] [--out FILE]
     gnnkit datasets list [--json]
     gnnkit datasets info NAME [--root DIR] [--json]
     gnnkit datasets download NAME [--root DIR]
@@ -263,6 +264,54 @@ def _cmd_predict_link(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict_graph(ns: argparse.Namespace) -> int:
+    from .tasks.graph_prediction import is_csv, load_graph_run, predict_graphs
+    from .train.rundir import atomic_write_text
+
+    cfg, _, info = load_graph_run(ns.run, ns.fold)
+    if info["input"] == "molecules":
+        if not is_csv(ns.input):
+            raise ConfigError(f"--run {ns.run} was trained on molecules: --input must be a CSV "
+                              f"file with a SMILES column (a path ending in .csv), got "
+                              f"{ns.input!r}")
+        from .datasets.moleculenet import read_molecules
+
+        graphs, lines, smiles, _ = read_molecules(ns.input, ns.smiles_column or
+                                                  cfg.smiles_column)
+        pred, info = predict_graphs(ns.run, graphs, info["fold"])
+        name = info.get("target") or "prediction"
+        rows = [["line", "smiles", name]] + [[i, s, f"{p:.6g}"] for i, s, p in
+                                             zip(lines, smiles, pred.tolist(), strict=True)]
+    else:
+        if is_csv(ns.input):
+            raise ConfigError(f"--run {ns.run} was trained on {cfg.dataset!r} graphs, not "
+                              f"molecules: --input names a data set of the same kind (e.g. "
+                              f"{cfg.dataset!r})")
+        from .tasks.graph_prediction import load_graph_data
+
+        ds = load_graph_data(dataclasses.replace(cfg, dataset=ns.input, root=ns.root or cfg.root,
+                                                 max_nodes=None, resume=None))
+        pred, info = predict_graphs(ns.run, ds.graphs, info["fold"])
+        labels = {v: k for k, v in (info.get("label_map") or {}).items()}
+        names = [labels.get(c, str(c)) for c in range(pred.shape[1])]
+        rows = [["graph", "label"] + [f"p_{n}" for n in names]]
+        rows += [[i, names[int(p.argmax())]] + [f"{q:.6f}" for q in p.tolist()]
+                 for i, p in enumerate(pred)]
+    text = "".join(",".join(_csv_field(v) for v in r) + "\n" for r in rows)
+    if ns.out is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(ns.out, text)
+        print(f"{PROG}: wrote {len(rows) - 1} predictions (fold {info['fold']}) to {ns.out}",
+              file=sys.stderr)
+    return 0
+
+
+def _csv_field(v: object) -> str:
+    t = str(v)
+    return '"' + t.replace('"', '""') + '"' if any(c in t for c in ',"\n') else t
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The full parser. ``argv`` only selects the defaults shown by ``train <task> --help``."""
@@ -304,6 +353,29 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                    "(default: the run's first seed)")
     p.add_argument("--out", metavar="FILE", help="write the CSV here instead of stdout")
     p.set_defaults(func=_cmd_predict_link, parser=p)
+    p = predc.add_parser(
+        "graph", help="targets or class probabilities of graphs from a graph-level run",
+        description="Print (or write) the predictions of a 'gnnkit train graph' run's model "
+                    "(the best-on-validation weights of one fold) as CSV. A run trained on "
+                    "molecules (esol, lipophilicity, a CSV) reads a CSV of SMILES and gives "
+                    "line,smiles,<target> in the target's units; a run trained on graphs (TU) "
+                    "reads a data set of the same kind and gives graph,label,p_<label>... "
+                    "(the most probable label and every class probability).",
+        epilog="Unparsable SMILES are skipped with a warning naming their lines. Graph "
+               "inputs are built with the run's node-feature settings (--node-features, "
+               "--degree-cap), and no graph is dropped for its size.")
+    p.add_argument("--run", required=True, metavar="DIR", help="run directory of 'gnnkit "
+                   "train graph'")
+    p.add_argument("--input", required=True, metavar="FILE|NAME", help="a CSV of SMILES "
+                   "(molecule runs) or a data set name (graph runs)")
+    p.add_argument("--fold", type=int, metavar="K", help="use the model of fold (or split) K "
+                   "(default: the run's first)")
+    p.add_argument("--smiles-column", metavar="COL", help="the SMILES column of --input "
+                   "(default: the run's, usually 'smiles')")
+    p.add_argument("--root", metavar="DIR", help="data directory for a data set name "
+                   "(default: $GNNKIT_DATA)")
+    p.add_argument("--out", metavar="FILE", help="write the CSV here instead of stdout")
+    p.set_defaults(func=_cmd_predict_graph, parser=p)
 
     ds = cmds.add_parser("datasets", help="list, describe and download data sets",
                          description="List, describe and download data sets. The data "

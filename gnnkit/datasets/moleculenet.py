@@ -39,7 +39,7 @@ from .errors import DatasetError
 from .tudataset import GraphDataset, unpack_graphs
 
 __all__ = ["MOLECULENET", "atom_features", "bond_features", "load_molecule_csv", "load_moleculenet",
-           "mol_to_graph"]
+           "mol_to_graph", "read_molecules"]
 
 MOLECULENET = {
     "esol": ("moleculenet/delaney-processed.csv", "measured log solubility in mols per litre",
@@ -86,7 +86,9 @@ def bond_features(bond) -> list[float]:  # noqa: ANN001 - an rdkit Bond
                                               float(bond.IsInRing())])
 
 
-def mol_to_graph(mol, y: float) -> Graph:  # noqa: ANN001 - an rdkit Mol
+def mol_to_graph(mol, y: float | None) -> Graph:  # noqa: ANN001 - an rdkit Mol
+    """Atoms as nodes (:func:`atom_features`), bonds as both directed edges
+    (:func:`bond_features`), ``y`` [1, 1] (none when ``y`` is None)."""
     x = torch.tensor([atom_features(a) for a in mol.GetAtoms()], dtype=torch.float32)
     src, dst, ea = [], [], []
     for b in mol.GetBonds():
@@ -97,7 +99,7 @@ def mol_to_graph(mol, y: float) -> Graph:  # noqa: ANN001 - an rdkit Mol
     ei = torch.tensor([src, dst], dtype=torch.long).view(2, -1)
     edge_attr = torch.tensor(ea, dtype=torch.float32).view(-1, BOND_DIM)
     return Graph(ei, x.shape[0], x=x, edge_attr=edge_attr,
-                 y=torch.tensor([[y]], dtype=torch.float32))
+                 y=None if y is None else torch.tensor([[y]], dtype=torch.float32))
 
 
 def load_moleculenet(name: str, root: str | os.PathLike | None = None,
@@ -200,6 +202,54 @@ def _target_column(path: Path, header: list[str], rows: list[dict], skip: set[st
     return found[0]
 
 
+def _molecules(rows: list[dict], smiles_col: str, Chem, RDLogger  # noqa: ANN001, N803
+               ) -> list[tuple[int, str, object]]:
+    """(line, SMILES, RDKit molecule or None when it cannot be parsed or has no atoms) of
+    every row; line 1 is the header."""
+    out = []
+    RDLogger.DisableLog("rdApp.*")   # we report failures ourselves, once
+    try:
+        for i, r in enumerate(rows, 2):
+            smiles = (r[smiles_col] or "").strip()
+            mol = Chem.MolFromSmiles(smiles)
+            out.append((i, smiles, mol if mol is not None and mol.GetNumAtoms() > 0 else None))
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+    return out
+
+
+def read_molecules(path: str | os.PathLike, smiles_column: str = "smiles"
+                   ) -> tuple[list[Graph], list[int], list[str], list[str]]:
+    """The molecules of a CSV to predict (no target needed): ``(graphs, lines, smiles,
+    skipped)``, one graph (no ``y``) per parsable SMILES with its line number and text;
+    ``skipped`` lists the lines RDKit could not parse (also reported as a warning)."""
+    Chem, RDLogger = _rdkit()
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"no such CSV file: {path} (give the path of a CSV with a SMILES "
+                           f"column)")
+    header = _read_csv(path, header_only=True)
+    if smiles_column not in header:
+        raise DatasetError(f"{path} has no SMILES column {smiles_column!r} (columns: "
+                           f"{', '.join(map(repr, header))}); name it with --smiles-column")
+    graphs, lines, smiles, skipped = [], [], [], []
+    for i, smi, mol in _molecules(_read_csv(path), smiles_column, Chem, RDLogger):
+        if mol is None:
+            skipped.append(f"line {i}: {smi[:60]}")
+        else:
+            graphs.append(mol_to_graph(mol, None))
+            lines.append(i)
+            smiles.append(smi)
+    if skipped:
+        warnings.warn(f"{path.name}: skipped {len(skipped)} molecule(s) whose SMILES RDKit "
+                      f"cannot parse: {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}",
+                      stacklevel=2)
+    if not graphs:
+        raise DatasetError(f"{path}: no molecule to predict (no row, or no SMILES RDKit can "
+                           f"parse)")
+    return graphs, lines, smiles, skipped
+
+
 def _parse_csv(path: Path, header: list[str], target: str | None, smiles_col: str,
                id_col: str | None, Chem, RDLogger) -> dict:  # noqa: ANN001, N803 - rdkit modules
     rows = _read_csv(path)
@@ -208,24 +258,18 @@ def _parse_csv(path: Path, header: list[str], target: str | None, smiles_col: st
     if target is None:
         target = _target_column(path, header, rows, {smiles_col, id_col})
     graphs, invalid = [], []
-    RDLogger.DisableLog("rdApp.*")   # we report failures ourselves, once
-    try:
-        for i, r in enumerate(rows, 2):           # line 1 is the header
-            smiles = (r[smiles_col] or "").strip()
-            mol = Chem.MolFromSmiles(smiles)
-            if mol is None or mol.GetNumAtoms() == 0:
-                invalid.append(f"line {i}: {r[id_col] if id_col else smiles[:60]}")
-                continue
-            try:
-                y = float(r[target])
-            except (TypeError, ValueError):
-                y = math.nan
-            if not math.isfinite(y):
-                raise DatasetError(f"{path}, line {i}: target {target!r} is {r[target]!r}, not "
-                                   f"a finite number (remove the row or fill in the value)")
-            graphs.append(mol_to_graph(mol, y))
-    finally:
-        RDLogger.EnableLog("rdApp.*")
+    for i, smiles, mol in _molecules(rows, smiles_col, Chem, RDLogger):
+        if mol is None:
+            invalid.append(f"line {i}: {rows[i - 2][id_col] if id_col else smiles[:60]}")
+            continue
+        try:
+            y = float(rows[i - 2][target])
+        except (TypeError, ValueError):
+            y = math.nan
+        if not math.isfinite(y):
+            raise DatasetError(f"{path}, line {i}: target {target!r} is {rows[i - 2][target]!r}, "
+                               f"not a finite number (remove the row or fill in the value)")
+        graphs.append(mol_to_graph(mol, y))
     if not graphs:
         raise DatasetError(f"{path}: no valid molecules (all {len(rows)} SMILES failed to "
                            f"parse)")

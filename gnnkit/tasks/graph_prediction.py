@@ -53,8 +53,8 @@ from ..train.progress import Progress
 from ..train.rundir import make_run_dir, write_csv, write_json
 from ..train.seed import seed_everything, torch_threads
 
-__all__ = ["GraphConfig", "build_model", "fold_splits", "load_graph_data", "print_table",
-           "run_folds", "stratified_kfold", "train_fold"]
+__all__ = ["GraphConfig", "build_model", "fold_splits", "load_graph_data", "load_graph_run",
+           "predict_graphs", "print_table", "run_folds", "stratified_kfold", "train_fold"]
 
 HISTORY_FIELDS = ("fold", "epoch", "kl_epoch", "train_loss", "kl_loss", "val_loss", "val_metric")
 
@@ -341,6 +341,7 @@ class FoldResult:
     metrics: dict[str, float]
     history: list[dict]
     state_dict: dict[str, Tensor]
+    scale: tuple[float, float] | None = None     # regression: training target mean and std
 
 
 def _load_progress(path: Path, fold: int) -> dict:
@@ -484,7 +485,7 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
         metrics["test_loss"], metrics[f"test_{name}"] = _evaluate(
             model, _batches(graphs, test_idx, 64, None, dev), scale)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    return FoldResult(metrics, history, state)
+    return FoldResult(metrics, history, state, scale)
 
 
 def aggregate(runs: list[dict]) -> dict[str, float]:
@@ -661,6 +662,8 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
                 f"(best {m['best_epoch']})  {m['time_per_epoch']:.2f} s/epoch")
             if run_dir is not None:
                 save_checkpoint(res.state_dict, run_dir / "checkpoints" / f"fold{k}.pt")
+                write_json(run_dir / "checkpoints" / f"fold{k}.json",
+                           _fold_model_info(cfg, ds, graphs, topo_dim, res.scale))
                 write_csv(run_dir / "history.csv", history, HISTORY_FIELDS)
                 write_json(run_dir / "metrics.json", {"aggregate": aggregate(runs),
                                                       "runs": runs, "data": ds.info})
@@ -671,6 +674,83 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
     protocol = cfg.protocol if ds.num_classes is not None else "random_80_10_10"
     return {**aggregate(runs), "num_folds": n_folds, "protocol": protocol,
             "run_dir": None if run_dir is None else str(run_dir), "runs": runs}
+
+
+def _fold_model_info(cfg: GraphConfig, ds, graphs: list[Graph], topo_dim: int,  # noqa: ANN001
+                     scale: tuple[float, float] | None) -> dict:
+    """What :func:`predict_graphs` needs besides the weights and config.toml: the model's
+    input widths, the target scaling (regression) and the class labels (classification)."""
+    g0 = graphs[0]
+    molecules = ds.num_classes is None and is_csv(str(ds.info.get("source", "")))
+    return {"model": cfg.model, "in_dim": g0.x.shape[1] - topo_dim,
+            "edge_dim": None if g0.edge_attr is None else g0.edge_attr.shape[1],
+            "topo_dim": topo_dim, "num_classes": ds.num_classes,
+            "input": "molecules" if molecules else "graphs",
+            "target": ds.info.get("target"),
+            "target_mean": None if scale is None else scale[0],
+            "target_std": None if scale is None else scale[1],
+            "label_map": ds.info.get("label_map")}
+
+
+def load_graph_run(run_dir: str | Path, fold: int | None = None
+                   ) -> tuple[GraphConfig, nn.Module, dict]:
+    """``(config, model in eval mode, info)`` of fold ``fold`` (default: the run's first
+    finished fold) of a ``gnnkit train graph`` run: the best-on-validation weights of
+    ``checkpoints/fold<k>.pt`` and the sizes and target scaling of ``fold<k>.json``."""
+    from ..config import load_toml, resolve_config
+
+    run_dir = Path(run_dir)
+    saved = run_dir / "config.toml"
+    if not saved.is_file():
+        raise ConfigError(f"--run {run_dir}: no config.toml there, so it is not a run "
+                          f"directory of 'gnnkit train graph'")
+    cfg = resolve_config(GraphConfig, load_toml(saved), {}, where=str(saved))
+    ckpt = run_dir / "checkpoints"
+    done = sorted(int(p.stem[4:]) for p in ckpt.glob("fold*.json") if p.stem[4:].isdigit())
+    if not done:
+        raise ConfigError(f"--run {run_dir}: no finished fold with a saved model "
+                          f"(checkpoints/fold<k>.pt and .json); the run has not finished a "
+                          f"fold, or it was trained before gnnkit saved them: train it again")
+    k = done[0] if fold is None else fold
+    if k not in done or not (ckpt / f"fold{k}.pt").is_file():
+        raise ConfigError(f"--run {run_dir}: no saved model for fold {k}; folds with one: "
+                          f"{', '.join(map(str, done))}")
+    info = {**json.loads((ckpt / f"fold{k}.json").read_text()), "fold": k}
+    model = build_model(cfg, info["in_dim"], info["num_classes"] or 1, info["topo_dim"],
+                        info["edge_dim"])
+    model.load_state_dict(torch.load(ckpt / f"fold{k}.pt", map_location="cpu",
+                                     weights_only=True))
+    return cfg, model.eval(), info
+
+
+@torch.no_grad()
+def predict_graphs(run_dir: str | Path, graphs: list[Graph], fold: int | None = None,
+                   batch_size: int = 64) -> tuple[Tensor, dict]:
+    """Predictions of a trained run's model (see :func:`load_graph_run`) for ``graphs``, in
+    their order: regression [G] in the target's units; classification [G, C] class
+    probabilities (column c is class c; ``info["label_map"]`` maps the data set's labels to
+    c). The graphs need the features the run was trained on (same node and edge widths);
+    GMN's RWR embedding is computed here, with the run's width. Returns ``(pred, info)``."""
+    cfg, model, info = load_graph_run(run_dir, fold)
+    if not graphs:
+        raise ConfigError("no graphs to predict")
+    width = {g.x.shape[1] if g.x is not None else 0 for g in graphs}
+    ew = {None if g.edge_attr is None else g.edge_attr.shape[1] for g in graphs}
+    if width != {info["in_dim"]} or (cfg.model == "memgnn" and ew != {info["edge_dim"]}):
+        raise ConfigError(
+            f"the graphs have {sorted(width)} node feature(s) and edge features "
+            f"{sorted(ew, key=str)}, but fold {info['fold']} of {run_dir} was trained on "
+            f"{info['in_dim']} and {info['edge_dim']}: give graphs made the way its data set "
+            f"was ({cfg.dataset!r}, node_features {cfg.node_features!r}, degree_cap "
+            f"{cfg.degree_cap})")
+    if info["topo_dim"]:
+        graphs = add_rwr(graphs, info["topo_dim"], cfg.rwr_c)
+    outs = [model(batch(graphs[s:s + batch_size]))[0]
+            for s in range(0, len(graphs), batch_size)]
+    out = torch.cat(outs)
+    if info["num_classes"] is None:
+        return out.view(-1).double() * info["target_std"] + info["target_mean"], info
+    return torch.softmax(out.double(), 1), info
 
 
 def _figures(cfg: GraphConfig, res: FoldResult, graphs: list[Graph], drawn: list[Graph],

@@ -167,3 +167,46 @@ def test_graph_task_trains_on_a_csv_path(tmp_path):
     assert run_dir.parent == tmp_path / "runs" and run_dir.name.startswith("memgnn-my mols-")
     with pytest.raises(ConfigError, match="columns of a CSV data set"):
         make_config("graph", model="memgnn", dataset="esol", target_column="y")
+
+
+def test_predict_graph_cli_scores_a_csv_of_smiles(tmp_path, capsys):
+    """Train on a CSV, then 'gnnkit predict graph' on the same CSV: the predictions on the
+    test split's lines give the test RMSE training reported; bad SMILES are skipped."""
+    import csv as csvlib
+
+    from gnnkit.cli import main
+    from gnnkit.tasks.graph_prediction import fold_splits
+
+    smiles = ["C", "CC", "CCC", "CCCC", "CCO", "CCCO", "c1ccccc1", "Cc1ccccc1", "CC(=O)O",
+              "CCN", "CCCN", "OCCO", "C=C", "C#N", "CCl", "CBr", "CCCl", "CCBr", "CO", "CN"]
+    train_csv = _write(tmp_path / "train.csv", ["smiles", "logS"],
+                       [(s, round(0.3 * len(s) - 1, 2)) for s in smiles])
+    cfg = make_config("graph", model="memgnn", dataset=str(train_csv), seeds=1, epochs=3,
+                      hidden_dim=8, num_heads=2, quiet=True, out_dir=str(tmp_path),
+                      run_name="run")
+    res = run_folds(cfg)
+    out = tmp_path / "pred.csv"
+    assert main(["predict", "graph", "--run", str(tmp_path / "run"), "--input",
+                 str(train_csv), "--out", str(out)]) == 0
+    rows = list(csvlib.DictReader(out.open()))
+    assert list(rows[0]) == ["line", "smiles", "logS"] and len(rows) == len(smiles)
+    y = torch.tensor([0.3 * len(s) - 1 for s in smiles], dtype=torch.float64).round(decimals=2)
+    (_, _, te), = fold_splits(cfg, y, True)
+    pred = torch.tensor([float(rows[i]["logS"]) for i in te.tolist()], dtype=torch.float64)
+    assert [rows[i]["smiles"] for i in te.tolist()] == [smiles[i] for i in te.tolist()]
+    rmse = (pred - y[te]).pow(2).mean().sqrt().item()
+    assert rmse == pytest.approx(res["runs"][0]["test_rmse"], rel=1e-4)   # 6-digit output
+
+    new = _write(tmp_path / "new.csv", ["name", "smiles"], [("a", "CCCCC"), ("b", "C1CC("),
+                                                           ("c", "c1ccncc1")])
+    with pytest.warns(UserWarning, match=r"skipped 1 .*line 3: C1CC\("):
+        assert main(["predict", "graph", "--run", str(tmp_path / "run"), "--input",
+                     str(new)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "line,smiles,logS" and [s.split(",")[:2] for s in lines[1:]] == [
+        ["2", "CCCCC"], ["4", "c1ccncc1"]]
+    assert main(["predict", "graph", "--run", str(tmp_path / "run"), "--input", "esol"]) == 2
+    assert "must be a CSV file with a SMILES column" in capsys.readouterr().err
+    assert main(["predict", "graph", "--run", str(tmp_path / "run"), "--input", str(new),
+                 "--smiles-column", "SMILES"]) == 2
+    assert "no SMILES column 'SMILES'" in capsys.readouterr().err
