@@ -1,4 +1,4 @@
-"""Data sets: a registry of named node data sets, loaders, and the verified download cache.
+"""Data sets: a registry of named data sets, loaders, and the verified download cache.
 
 Quick use::
 
@@ -7,7 +7,10 @@ Quick use::
     ds.graph.x, ds.graph.y, ds.train_idx      # [2708, 1433], [2708], [140]
 
 Registered node data sets (names are case-insensitive): ``cora``, ``citeseer``, ``pubmed``
-(Planetoid, public split) and ``synthetic`` (a contextual SBM, no files). User graphs load
+(Planetoid, public split) and ``synthetic`` (a contextual SBM, no files). Graph-level data
+sets (:func:`load_graph_dataset`): the TU sets ``enzymes``, ``proteins``, ``proteins_full``,
+``dd``, ``collab``, ``reddit-binary``, ``imdb-binary``, ``mutag``, ``nci1`` and the
+MoleculeNet sets ``esol``, ``lipophilicity``, ``freesolv`` (RDKit). User graphs load
 with :func:`load_edgelist`. Link prediction splits a graph's edges with :func:`link_split`
 (saved and reloaded as a :class:`LinkSplit`). See :mod:`.download` for the data root, mirrors
 and offline mode.
@@ -48,6 +51,7 @@ __all__ = [
     "link_split",
     "list_datasets",
     "load_edgelist",
+    "load_graph_dataset",
     "load_node_dataset",
     "load_planetoid",
     "load_planetoid_structure",
@@ -66,7 +70,7 @@ class DatasetSpec:
 
     Fields:
         name: lower-case registry name.
-        task: ``"node"`` (node classification) for now.
+        task: ``"node"`` (node classification) or ``"graph"`` (graph-level prediction).
         description: one line.
         files: relative paths under the data root that the loader reads.
         source, citation: provenance.
@@ -175,7 +179,110 @@ def _synthetic(root=None, offline=None, base_url=None, **params: Any) -> NodeDat
     return csbm(**params)
 
 
+_TU_CITATION = ("Morris et al., TUDataset: A collection of benchmark datasets for learning "
+                "with graphs, ICML 2020 GRL+ workshop")
+# name: (graphs, classes, node features with node_features="auto" and degree_cap=64)
+_TU_STATS = {
+    "ENZYMES": (600, 6, "18 attributes + 3 one-hot labels (21)"),
+    "PROTEINS": (1113, 2, "1 attribute + 3 one-hot labels (4)"),
+    "PROTEINS_full": (1113, 2, "29 attributes + 3 one-hot labels (32)"),
+    "DD": (1178, 2, "one-hot node labels (82)"),
+    "COLLAB": (5000, 3, "one-hot degree, capped at 64 (65)"),
+    "REDDIT-BINARY": (2000, 2, "one-hot degree, capped at 64 (65)"),
+    "IMDB-BINARY": (1000, 2, "one-hot degree, capped at 64 (65)"),
+    "MUTAG": (188, 2, "one-hot node labels (7)"),
+    "NCI1": (4110, 2, "one-hot node labels (37)"),
+}
+
+
+def _tu_entry(canon: str) -> None:
+    graphs, classes, features = _TU_STATS[canon]
+
+    @register_dataset(
+        canon.lower(), task="graph",
+        description=f"TU graph classification, {graphs} graphs, {classes} classes",
+        files=(f"tu/{canon}.zip",),
+        source=KNOWN_FILES[f"tu/{canon}.zip"].url,
+        citation=_TU_CITATION,
+        stats={"graphs": graphs, "classes": classes, "node_features": features},
+    )
+    def _load(root=None, offline=None, base_url=None, *, node_features: str = "auto",
+              degree_cap: int = 64, cache_dir=None, use_cache: bool = True):
+        from .tudataset import load_tu
+
+        return load_tu(canon, root, offline, base_url, node_features=node_features,
+                       degree_cap=degree_cap, cache_dir=cache_dir, use_cache=use_cache)
+
+
+for _canon in _TU_STATS:
+    _tu_entry(_canon)
+
+_MOLNET_STATS = {   # name: (title, molecules, target)
+    "esol": ("ESOL water solubility (Delaney 2004)", 1128, "log solubility, mol/L"),
+    "lipophilicity": ("Lipophilicity, octanol/water distribution (ChEMBL)", 4200, "logD"),
+    "freesolv": ("FreeSolv hydration free energy (Mobley & Guthrie 2014)", 642,
+                 "kcal/mol"),
+}
+
+
+def _molnet_entry(name: str) -> None:
+    from .moleculenet import MOLECULENET
+
+    title, molecules, target = _MOLNET_STATS[name]
+    rel = MOLECULENET[name][0]
+
+    @register_dataset(
+        name, task="graph",
+        description=f"MoleculeNet {title}, {molecules} molecules, regression (needs rdkit)",
+        files=(rel,),
+        source=KNOWN_FILES[rel].url,
+        citation="Wu et al., MoleculeNet: a benchmark for molecular machine learning, "
+                 "Chemical Science 2018",
+        stats={"graphs": molecules, "classes": None, "target": target,
+               "node_features": "38 atom features; 6 bond features"},
+    )
+    def _load(root=None, offline=None, base_url=None, *, cache_dir=None,
+              use_cache: bool = True):
+        from .moleculenet import load_moleculenet
+
+        return load_moleculenet(name, root, offline, base_url, cache_dir=cache_dir,
+                                use_cache=use_cache)
+
+
+for _name in _MOLNET_STATS:
+    _molnet_entry(_name)
+
+
 # ---------------------------------------------------------------------------------- API
+def _load_registered(name: str, task: str, root, offline, base_url,  # noqa: ANN001
+                     params: dict) -> Any:
+    spec = _spec(name)
+    if spec.task != task:
+        raise DatasetError(f"{spec.name!r} is a {spec.task} data set, not a {task} data set")
+    unknown = sorted(set(params) - set(spec.params))
+    if unknown:
+        raise DatasetError(
+            f"unknown parameter(s) {', '.join(unknown)} for data set {spec.name!r}; accepted: "
+            f"{', '.join(spec.params) or 'none'}"
+        )
+    return spec.loader(root=root, offline=offline, base_url=base_url, **params)
+
+
+def load_graph_dataset(
+    name: str,
+    root: str | os.PathLike | None = None,
+    offline: bool | None = None,
+    base_url: str | None = None,
+    **params: Any,
+) -> Any:
+    """Load a registered graph-level data set by name (case-insensitive): a TU set
+    (``enzymes``, ``proteins``, ``dd``, ``collab``, ``reddit-binary``, ...; params
+    ``node_features``, ``degree_cap``, ``cache_dir``, ``use_cache``) or a MoleculeNet set
+    (``esol``, ``lipophilicity``, ``freesolv``; needs RDKit). Returns a
+    :class:`~gnnkit.datasets.tudataset.GraphDataset`."""
+    return _load_registered(name, "graph", root, offline, base_url, params)
+
+
 def load_node_dataset(
     name: str,
     root: str | os.PathLike | None = None,
@@ -190,16 +297,7 @@ def load_node_dataset(
     for Planetoid, ``num_nodes=500, seed=1`` for ``synthetic``). Unknown names or parameters
     raise :class:`DatasetError` listing the valid ones.
     """
-    spec = _spec(name)
-    if spec.task != "node":
-        raise DatasetError(f"{spec.name!r} is a {spec.task} data set, not a node data set")
-    unknown = sorted(set(params) - set(spec.params))
-    if unknown:
-        raise DatasetError(
-            f"unknown parameter(s) {', '.join(unknown)} for data set {spec.name!r}; accepted: "
-            f"{', '.join(spec.params) or 'none'}"
-        )
-    return spec.loader(root=root, offline=offline, base_url=base_url, **params)
+    return _load_registered(name, "node", root, offline, base_url, params)
 
 
 def list_datasets() -> list[dict]:
@@ -214,30 +312,28 @@ def list_datasets() -> list[dict]:
 def dataset_info(name: str, root: str | os.PathLike | None = None) -> dict:
     """Sizes and local file status of a data set, without loading it.
 
-    Returns a dict with name, task, description, nodes, edges (directed, both directions),
-    features, classes, split ``{"train", "val", "test"}``, root, ``files`` ({relative path:
-    present under root}), ``complete`` (all files present), source and citation.
+    Returns a dict with name, task, description, then for node data sets nodes, edges
+    (directed, both directions), features, classes, split ``{"train", "val", "test"}``, and
+    for graph data sets graphs, classes (None for regression; then ``target``),
+    node_features; then root, ``files`` ({relative path: present under root}), ``complete``
+    (all files present), source and citation.
     """
     spec = _spec(name)
     root_path = resolve_root(root)
     files = {rel: (root_path / rel).is_file() for rel in spec.files}
     st = spec.stats
-    split = st.get("split", (None, None, None))
-    return {
-        "name": spec.name,
-        "task": spec.task,
-        "description": spec.description,
-        "nodes": st.get("nodes"),
-        "edges": st.get("edges"),
-        "features": st.get("features"),
-        "classes": st.get("classes"),
-        "split": {"train": split[0], "val": split[1], "test": split[2]},
-        "root": str(root_path),
-        "files": files,
-        "complete": all(files.values()),
-        "source": spec.source,
-        "citation": spec.citation,
-    }
+    out = {"name": spec.name, "task": spec.task, "description": spec.description}
+    if spec.task == "graph":
+        out.update({"graphs": st.get("graphs"), "classes": st.get("classes"),
+                    **({"target": st["target"]} if "target" in st else {}),
+                    "node_features": st.get("node_features")})
+    else:
+        split = st.get("split", (None, None, None))
+        out.update({"nodes": st.get("nodes"), "edges": st.get("edges"),
+                    "features": st.get("features"), "classes": st.get("classes"),
+                    "split": {"train": split[0], "val": split[1], "test": split[2]}})
+    return {**out, "root": str(root_path), "files": files, "complete": all(files.values()),
+            "source": spec.source, "citation": spec.citation}
 
 
 def download_dataset(

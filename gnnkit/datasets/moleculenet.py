@@ -4,7 +4,9 @@
 
 * ESOL: ``moleculenet/delaney-processed.csv``, target "measured log solubility in mols per
   litre", id "Compound ID" (1128 molecules);
-* Lipophilicity: ``moleculenet/Lipophilicity.csv``, target "exp", id "CMPD_CHEMBLID" (4200).
+* Lipophilicity: ``moleculenet/Lipophilicity.csv``, target "exp", id "CMPD_CHEMBLID" (4200);
+* FreeSolv: ``moleculenet/SAMPL.csv``, target "expt" (hydration free energy, kcal/mol), id
+  "iupac" (642).
 
 Atoms become nodes, bonds both directions of an edge. Atom features (38, one-hot unless
 noted): element (C N O S F P Cl Br I B Si Se, other), degree (0..5, other), formal charge
@@ -45,6 +47,7 @@ MOLECULENET = {
     "esol": ("moleculenet/delaney-processed.csv", "measured log solubility in mols per litre",
              "Compound ID", "smiles"),
     "lipophilicity": ("moleculenet/Lipophilicity.csv", "exp", "CMPD_CHEMBLID", "smiles"),
+    "freesolv": ("moleculenet/SAMPL.csv", "expt", "iupac", "smiles"),
 }
 _ELEMENTS = ("C", "N", "O", "S", "F", "P", "Cl", "Br", "I", "B", "Si", "Se")
 _HYB = ("SP", "SP2", "SP3", "SP3D", "SP3D2")
@@ -106,7 +109,7 @@ def load_moleculenet(name: str, root: str | os.PathLike | None = None,
                      offline: bool | None = None, base_url: str | None = None,
                      cache_dir: str | os.PathLike | None = None,
                      use_cache: bool = True) -> GraphDataset:
-    """ESOL or Lipophilicity as a regression :class:`GraphDataset` (``num_classes=None``),
+    """ESOL, Lipophilicity or FreeSolv as a regression :class:`GraphDataset` (``num_classes=None``),
     fetched into the data root when missing; see :func:`load_molecule_csv`."""
     key = name.lower()
     if key not in MOLECULENET:

@@ -65,10 +65,10 @@ class GraphConfig:
 
     model: str = option("gmn", "model: gmn, memgnn (gnnkit.models.GRAPH_MODELS)")
     dataset: str = option("synthetic", "data set: enzymes, proteins, dd, collab, "
-                                       "reddit-binary, ... (TU), esol, lipophilicity "
-                                       "(MoleculeNet, needs rdkit), a CSV file of SMILES and "
-                                       "a numeric target (a path ending in .csv, regression), "
-                                       "or synthetic")
+                                       "reddit-binary, ... (TU), esol, lipophilicity, "
+                                       "freesolv (MoleculeNet, needs rdkit), a CSV file of "
+                                       "SMILES and a numeric target (a path ending in .csv, "
+                                       "regression), or synthetic")
     root: str | None = option(None, "data directory (default: $GNNKIT_DATA)")
     protocol: Literal["paper", "holdout"] = option(
         "paper", "paper: best held-out accuracy per fold; holdout: inner validation split "
@@ -180,6 +180,7 @@ def is_csv(dataset: str) -> bool:
 def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
     """The data set of ``cfg``, graphs over ``max_nodes`` dropped (counted in ``info``)."""
     from ..datasets.graph_synthetic import cycles_vs_cliques
+    from ..datasets.moleculenet import MOLECULENET, load_moleculenet
     from ..datasets.tudataset import GraphDataset, load_tu
 
     if cfg.dataset.lower() == "synthetic":
@@ -188,8 +189,7 @@ def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
         from ..datasets.moleculenet import load_molecule_csv
 
         ds = load_molecule_csv(cfg.dataset, cfg.target_column, cfg.smiles_column)
-    elif cfg.dataset.lower() in ("esol", "lipophilicity"):
-        from ..datasets.moleculenet import load_moleculenet
+    elif cfg.dataset.lower() in MOLECULENET:
 
         ds = load_moleculenet(cfg.dataset, cfg.root)
     else:
