@@ -133,12 +133,16 @@ def _layout(edge_index: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def plot_memory_clusters(graph, assignment: Tensor, path: str | os.PathLike,
-                         title: str = "memory-layer clusters", seed: int = 0) -> Path:
+                         title: str = "memory-layer clusters", seed: int = 0,
+                         labels: Sequence[str] | None = None) -> Path:
     """A graph with each node coloured by its most likely memory key (argmax_j C_ij);
     marker size grows with the assignment's confidence max_j C_ij.
 
-    ``graph``: one :class:`gnnkit.Graph` with n nodes; ``assignment``: C [n, K].
+    ``graph``: one :class:`gnnkit.Graph` with n nodes; ``assignment``: C [n, K];
+    ``labels``: n short strings written beside the nodes (e.g. element symbols), or None.
     """
+    if labels is not None and len(labels) != graph.num_nodes:
+        raise ValueError(f"labels: expected one per node ({graph.num_nodes}), got {len(labels)}")
     plt = _pyplot()
     C = assignment.detach().cpu().double().numpy()
     ei = graph.edge_index.cpu().numpy()
@@ -150,6 +154,9 @@ def plot_memory_clusters(graph, assignment: Tensor, path: str | os.PathLike,
     sc = ax.scatter(pos[:, 0], pos[:, 1], c=cluster, cmap="tab10", vmin=0,
                     vmax=max(9, C.shape[1] - 1), s=20 + 80 * C.max(1), zorder=2,
                     edgecolors="k", linewidths=0.3)
+    for (px, py), text in zip(pos, labels or (), strict=False):
+        ax.annotate(text, (px, py), xytext=(4, 4), textcoords="offset points", fontsize=7,
+                    zorder=3)
     fig.colorbar(sc, ax=ax, label="key (argmax of C)")
     ax.set_title(title)
     ax.set_axis_off()

@@ -40,7 +40,8 @@ from .download import fetch
 from .errors import DatasetError
 from .tudataset import GraphDataset, unpack_graphs
 
-__all__ = ["MOLECULENET", "atom_features", "bond_features", "load_molecule_csv", "load_moleculenet",
+__all__ = ["MOLECULENET", "atom_features", "bond_features", "element_symbols", "load_molecule_csv",
+           "load_moleculenet",
            "mol_to_graph", "read_molecules"]
 
 MOLECULENET = {
@@ -79,6 +80,15 @@ def atom_features(atom) -> list[float]:  # noqa: ANN001 - an rdkit Atom
             + _onehot(atom.GetFormalCharge(), (-2, -1, 0, 1, 2))
             + _onehot(str(atom.GetHybridization()), _HYB)
             + [float(atom.GetIsAromatic())] + hs)
+
+
+def element_symbols(x: torch.Tensor) -> list[str]:
+    """Element symbol of each atom row of ``x`` [n, ATOM_DIM] (:func:`atom_features`), read
+    from its element one-hot; ``"*"`` for an element outside the list."""
+    if x.dim() != 2 or x.shape[1] != ATOM_DIM:
+        raise ValueError(f"expected atom features [n, {ATOM_DIM}], got {list(x.shape)}")
+    names = _ELEMENTS + ("*",)
+    return [names[i] for i in x[:, :len(names)].argmax(1).tolist()]
 
 
 def bond_features(bond) -> list[float]:  # noqa: ANN001 - an rdkit Bond

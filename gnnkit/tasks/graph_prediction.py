@@ -670,10 +670,15 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
                 progress.unlink(missing_ok=True)   # the fold's results are safely written
             if k == first and run_dir is not None and cfg.figures:
                 _figures(cfg, res, graphs, ds.graphs, te if te is not None else va,
-                         ds.num_classes, topo_dim, run_dir)
+                         ds.num_classes, topo_dim, run_dir, _is_molecules(ds))
     protocol = cfg.protocol if ds.num_classes is not None else "random_80_10_10"
     return {**aggregate(runs), "num_folds": n_folds, "protocol": protocol,
             "run_dir": None if run_dir is None else str(run_dir), "runs": runs}
+
+
+def _is_molecules(ds) -> bool:  # noqa: ANN001 - a GraphDataset
+    """Whether ``ds`` holds molecules parsed from a CSV of SMILES (MoleculeNet or the user's)."""
+    return ds.num_classes is None and is_csv(str(ds.info.get("source", "")))
 
 
 def _fold_model_info(cfg: GraphConfig, ds, graphs: list[Graph], topo_dim: int,  # noqa: ANN001
@@ -681,11 +686,10 @@ def _fold_model_info(cfg: GraphConfig, ds, graphs: list[Graph], topo_dim: int,  
     """What :func:`predict_graphs` needs besides the weights and config.toml: the model's
     input widths, the target scaling (regression) and the class labels (classification)."""
     g0 = graphs[0]
-    molecules = ds.num_classes is None and is_csv(str(ds.info.get("source", "")))
     return {"model": cfg.model, "in_dim": g0.x.shape[1] - topo_dim,
             "edge_dim": None if g0.edge_attr is None else g0.edge_attr.shape[1],
             "topo_dim": topo_dim, "num_classes": ds.num_classes,
-            "input": "molecules" if molecules else "graphs",
+            "input": "molecules" if _is_molecules(ds) else "graphs",
             "target": ds.info.get("target"),
             "target_mean": None if scale is None else scale[0],
             "target_std": None if scale is None else scale[1],
@@ -754,10 +758,11 @@ def predict_graphs(run_dir: str | Path, graphs: list[Graph], fold: int | None = 
 
 
 def _figures(cfg: GraphConfig, res: FoldResult, graphs: list[Graph], drawn: list[Graph],
-             idx: Tensor, num_classes: int, topo_dim: int, run_dir) -> None:  # noqa: ANN001
+             idx: Tensor, num_classes: int, topo_dim: int, run_dir,  # noqa: ANN001
+             molecules: bool = False) -> None:
     """Figures of the first memory layer on graph ``idx[0]``: the model reads
     ``graphs`` (GMN: with the RWR embedding, no edges), the drawing shows ``drawn`` (the
-    data set's graphs, with their edges)."""
+    data set's graphs, with their edges; molecules with element symbols)."""
     from .. import viz
 
     model = model_for(cfg, graphs, num_classes, topo_dim)
@@ -767,8 +772,15 @@ def _figures(cfg: GraphConfig, res: FoldResult, graphs: list[Graph], drawn: list
     with torch.no_grad():
         _, assign = model(batch([g]))
     C = assign[0][0][0]                                                  # [n, K]
-    viz.plot_memory_clusters(drawn[int(idx[0])], C, run_dir / "figures" / "memory_clusters.png",
-                             title=f"{cfg.model} on {cfg.dataset}: first memory layer")
+    shown = drawn[int(idx[0])]
+    labels = None
+    if molecules:                        # atoms labelled by element
+        from ..datasets.moleculenet import element_symbols
+
+        labels = element_symbols(shown.x)
+    viz.plot_memory_clusters(shown, C, run_dir / "figures" / "memory_clusters.png",
+                             title=f"{cfg.model} on {cfg.dataset}: first memory layer",
+                             labels=labels)
     viz.plot_assignment_matrix(C, run_dir / "figures" / "assignment_matrix.png")
 
 

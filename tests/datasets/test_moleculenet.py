@@ -210,3 +210,38 @@ def test_predict_graph_cli_scores_a_csv_of_smiles(tmp_path, capsys):
     assert main(["predict", "graph", "--run", str(tmp_path / "run"), "--input", str(new),
                  "--smiles-column", "SMILES"]) == 2
     assert "no SMILES column 'SMILES'" in capsys.readouterr().err
+
+
+def test_cluster_figure_labels_atoms_by_element(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from rdkit import Chem
+
+    from gnnkit import viz
+    from gnnkit.datasets.moleculenet import atom_features, element_symbols
+
+    mol = Chem.MolFromSmiles("OC(=O)c1ccncc1[Si](C)(C)Cl.[Ar]")
+    x = torch.tensor([atom_features(a) for a in mol.GetAtoms()])
+    want = [a.GetSymbol() if a.GetSymbol() != "Ar" else "*" for a in mol.GetAtoms()]
+    assert element_symbols(x) == want
+    with pytest.raises(ValueError, match="expected atom features"):
+        element_symbols(x[:, :10])
+
+    drawn = []
+    plot = viz.plot_memory_clusters
+    monkeypatch.setattr(viz, "plot_memory_clusters",
+                        lambda g, C, *a, **k: (drawn.append((g, k["labels"])),
+                                               plot(g, C, *a, **k))[1])
+    smiles = ["CCO", "CCCO", "c1ccccc1", "Cc1ccccc1", "CC(=O)O", "CCN", "CCCN", "OCCO",
+              "C=C", "C#N", "CCl", "CBr", "CCCl", "CCBr", "CO", "CN", "CCS", "NCCO", "CCF", "CI"]
+    path = _write(tmp_path / "m.csv", ["smiles", "y"], [(s, len(s)) for s in smiles])
+    cfg = make_config("graph", model="memgnn", dataset=str(path), seeds=1, epochs=1,
+                      hidden_dim=8, num_heads=2, quiet=True, out_dir=str(tmp_path),
+                      run_name="fig", figures=True)
+    run_folds(cfg)
+    (g, labels), = drawn
+    assert labels == element_symbols(g.x) and len(labels) == g.num_nodes
+    assert set(labels) <= {"C", "N", "O", "S", "F", "Cl", "Br", "I"}
+    assert (tmp_path / "fig" / "figures" / "memory_clusters.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="one per node"):
+        viz.plot_memory_clusters(g, torch.ones(g.num_nodes, 2) / 2, tmp_path / "x.png",
+                                 labels=["C"])
