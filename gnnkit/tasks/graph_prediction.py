@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import ops
 from ..config import ConfigError, option, save_toml
 from ..graph import Graph, batch
 from ..ops import to_dense_batch
@@ -293,13 +294,15 @@ def init_keys(model: nn.Module, g: Graph, seed: int) -> None:
 
 
 def _batches(graphs: list[Graph], idx: Tensor, size: int, gen: torch.Generator | None,
-             device: torch.device) -> Iterator[Graph]:
+             device: torch.device, gat: bool = False) -> Iterator[Graph]:
     """Shuffled batches (training, ``gen`` given), or size-sorted ones (evaluation: graphs of
     similar size share a batch, so little padding; the order does not change a metric).
 
     Batches are built one at a time, as they are consumed: an epoch never holds all of its
     batches at once (GMN on DD: about 1 GB of RWR rows), and the memory of one batch is
     reused for the next. The order is drawn from ``gen`` when the first batch is asked for.
+    With ``gat`` (MemGNN on CPU), batches come from :func:`gnnkit.ops.batch_for_gat`: the
+    same GAT outputs, without a sort of each batch's edges.
     """
     if gen is not None:
         idx = idx[torch.randperm(idx.numel(), generator=gen)]
@@ -307,7 +310,11 @@ def _batches(graphs: list[Graph], idx: Tensor, size: int, gen: torch.Generator |
         sizes = torch.tensor([graphs[i].num_nodes for i in idx.tolist()])
         idx = idx[torch.argsort(sizes, stable=True)]
     for s in range(0, idx.numel(), size):
-        yield batch([graphs[i] for i in idx[s:s + size].tolist()]).to(device)
+        part = [graphs[i] for i in idx[s:s + size].tolist()]
+        if gat and device.type == "cpu":   # GAT index arrays assembled, not sorted per batch
+            yield ops.batch_for_gat(part)
+        else:
+            yield batch(part).to(device)
 
 
 def _evaluate(model: nn.Module, batches: Iterable[Graph], scale: tuple[float, float] | None
@@ -388,9 +395,14 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
     sup_opt = torch.optim.Adam(others, lr=cfg.lr, weight_decay=cfg.weight_decay)
     kl_opt = torch.optim.Adam(kl_set, lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(seed)
-    val_b = list(_batches(graphs, val_idx, 64, None, dev))      # every epoch: built once
+    gat = cfg.model == "memgnn"
+
+    def batches(idx: Tensor, size: int, g: torch.Generator | None = None) -> Iterator[Graph]:
+        return _batches(graphs, idx, size, g, dev, gat)
+
+    val_b = list(batches(val_idx, 64))                         # every epoch: built once
     if cfg.key_init == "kmeans":
-        init_keys(model, next(_batches(graphs, train_idx, cfg.batch_size, gen, dev)), seed)
+        init_keys(model, next(batches(train_idx, cfg.batch_size, gen)), seed)
 
     history, best_val, best_loss, best_state, best_epoch, bad = [], -math.inf, math.inf, None, 0, 0
     done, spent = 0, 0.0                   # epochs and seconds before this process (resume)
@@ -421,7 +433,7 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
             model.train()
             kl_grads = [torch.zeros_like(p) for p in kl_set] if kl_epoch else None
             tr_loss, kl_total, nb = 0.0, 0.0, 0
-            for gb in _batches(graphs, train_idx, cfg.batch_size, gen, dev):
+            for gb in batches(train_idx, cfg.batch_size, gen):
                 out, assign = model(gb)
                 nb += 1
                 if kl_epoch:   # gradients of this batch, applied once at the end of the epoch
@@ -478,12 +490,12 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
     elapsed = spent + time.perf_counter() - start
     model.load_state_dict(best_state)
     metrics = {"fold": fold, f"val_{name}": sign * best_val, "val_loss": best_loss,
-               f"train_{name}": _evaluate(model, _batches(graphs, train_idx, 64, None, dev),
+               f"train_{name}": _evaluate(model, batches(train_idx, 64),
                                          scale)[1],
                "epochs": epoch, "best_epoch": best_epoch, "time_per_epoch": elapsed / epoch}
     if test_idx is not None:
         metrics["test_loss"], metrics[f"test_{name}"] = _evaluate(
-            model, _batches(graphs, test_idx, 64, None, dev), scale)
+            model, batches(test_idx, 64), scale)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return FoldResult(metrics, history, state, scale)
 

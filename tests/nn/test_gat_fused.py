@@ -279,3 +279,58 @@ def test_gat_attention_rejects_bad_shapes():
         ops.gat_attention(ga, h, torch.randn(2, 3), torch.randn(2, 3), torch.randn(3, 2))
     with pytest.raises(ValueError, match="dropout"):
         ops.gat_attention(ga, h, torch.randn(2, 3), torch.randn(2, 3), dropout=1.5)
+
+
+@pytest.mark.parametrize("dups", [False, True])
+def test_batch_for_gat_assembles_the_batch_structure_without_changing_outputs(dups):
+    """ops.batch_for_gat builds each graph's attention structure once and concatenates them;
+    its index arrays equal those gat_graph(batch(...)) sorts for, and GATConv (fused and not,
+    with edge features and attention dropout) gives the same outputs, attention and
+    gradients. Duplicate edges may change places within their row, so with duplicates the
+    dropout mask can fall on the other copy: that case is checked without dropout."""
+    from gnnkit import batch, ops
+
+    gen = torch.Generator().manual_seed(3)
+    graphs = []
+    for _ in range(9):
+        n = int(torch.randint(1, 9, (), generator=gen))
+        ei = torch.randint(0, n, (2, int(torch.randint(0, 3 * n, (), generator=gen))),
+                           generator=gen)
+        if not dups:
+            ei = torch.unique(ei, dim=1)
+            ei = ei[:, torch.randperm(ei.shape[1], generator=gen)]
+        graphs.append(Graph(ei, n, x=torch.randn(n, F_IN, generator=gen, dtype=torch.float64),
+                            edge_attr=torch.randn(ei.shape[1], 3, generator=gen,
+                                                  dtype=torch.float64)))
+    assert dups == any(g.coalesce().num_edges < g.num_edges for g in graphs)
+    plain = batch(graphs)
+    fast = ops.batch_for_gat(graphs)
+    assert ops.gat_graph(fast) is fast and fast.num_nodes == plain.num_nodes
+    a, b = ops._structure(ops.gat_graph(plain)), ops._structure(fast)
+    names = ["rowptr", "col", "colptr", "row", "dst_csr", "src_csr", "in_deg", "out_deg"]
+    for name in names + ([] if dups else ["t_from_csr"]):
+        assert getattr(a, name).dtype == getattr(b, name).dtype
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+    if not dups:     # the same edges, with the same features, at every CSR position
+        ga = ops.gat_graph(plain)
+        assert torch.equal(ga.edge_index[:, a.perm], fast.edge_index[:, b.perm])
+        assert torch.equal(ga.edge_attr[a.perm], fast.edge_attr[b.perm])
+    tol = dict(rtol=1e-12, atol=1e-12)
+    for fused in (True, False):
+        torch.manual_seed(0)
+        layer = GATConv(F_IN, 4, num_heads=2, edge_dim=3, attn_dropout=0.0 if dups else 0.3,
+                        fused=fused).double()
+        outs = []
+        for g, s in ((plain, a), (fast, b)):
+            x = g.x.clone().requires_grad_()
+            torch.manual_seed(1)
+            out, (_, alpha) = layer(x, g, return_attention=True)
+            out.pow(2).sum().backward()
+            outs.append((out.detach(), x.grad, alpha[s.perm]))    # alpha in CSR order
+            layer.zero_grad()
+        (o1, g1, a1), (o2, g2, a2) = outs
+        torch.testing.assert_close(o1, o2, **tol)
+        torch.testing.assert_close(g1, g2, **tol)
+        if dups:
+            a1, a2 = a1.sort(0).values, a2.sort(0).values
+        torch.testing.assert_close(a1, a2, **tol)
