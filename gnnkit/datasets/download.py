@@ -352,7 +352,11 @@ def fetch(
             f"directory that holds {relpath}, or go online (offline=False, unset "
             f"GNNKIT_OFFLINE) to download it"
         )
-    url = file_url(relpath, base_url)
+    try:
+        url = file_url(relpath, base_url)
+    except DatasetError as exc:      # an unknown file: say where it was looked for
+        raise DatasetError(f"missing data file {relpath}: looked for {dest} (data root "
+                           f"{root_path}), and {exc}") from None
     _download(url, dest, relpath, from_mirror=bool(
         base_url if base_url is not None else os.environ.get("GNNKIT_BASE_URL")),
         progress=_want_progress(progress), timeout=timeout)
