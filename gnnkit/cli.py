@@ -286,7 +286,7 @@ def _cmd_predict_graph(ns: argparse.Namespace) -> int:
         if is_csv(ns.input):
             raise ConfigError(f"--run {ns.run} was trained on {cfg.dataset!r} graphs, not "
                               f"molecules: --input names a data set of the same kind (e.g. "
-                              f"{cfg.dataset!r})")
+                              f"{cfg.dataset!r}, or a TU archive path ending in .zip)")
         from .tasks.graph_prediction import load_graph_data
 
         ds = load_graph_data(dataclasses.replace(cfg, dataset=ns.input, root=ns.root or cfg.root,
@@ -367,7 +367,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--run", required=True, metavar="DIR", help="run directory of 'gnnkit "
                    "train graph'")
     p.add_argument("--input", required=True, metavar="FILE|NAME", help="a CSV of SMILES "
-                   "(molecule runs) or a data set name (graph runs)")
+                   "(molecule runs), or a data set name or TU archive (.zip) (graph runs)")
     p.add_argument("--fold", type=int, metavar="K", help="use the model of fold (or split) K "
                    "(default: the run's first)")
     p.add_argument("--smiles-column", metavar="COL", help="the SMILES column of --input "

@@ -43,7 +43,7 @@ from .cache import cache_file, load_or_build
 from .download import fetch
 from .errors import DatasetError
 
-__all__ = ["GraphDataset", "TU_DATASETS", "load_tu", "parse_tu_zip"]
+__all__ = ["GraphDataset", "TU_DATASETS", "load_tu", "load_tu_zip", "parse_tu_zip"]
 
 TU_DATASETS = ("ENZYMES", "PROTEINS", "PROTEINS_full", "DD", "COLLAB", "REDDIT-BINARY",
                "IMDB-BINARY", "MUTAG", "NCI1")
@@ -311,6 +311,20 @@ def load_tu(name: str, root: str | os.PathLike | None = None, offline: bool | No
     """
     canon = {d.lower(): d for d in TU_DATASETS}.get(name.lower(), name)
     path = fetch(f"tu/{canon}.zip", root, offline, base_url)
+    return load_tu_zip(path, canon, node_features, degree_cap, cache_dir, use_cache)
+
+
+def load_tu_zip(path: str | os.PathLike, name: str | None = None, node_features: str = "auto",
+                degree_cap: int = 64, cache_dir: str | os.PathLike | None = None,
+                use_cache: bool = True) -> GraphDataset:
+    """A TU archive anywhere on disk (your own data in the official layout,
+    ``NAME/NAME_A.txt`` ...) as a GraphDataset; ``name`` defaults to the file's stem.
+    Cached like :func:`load_tu`, keyed by the file's size and modification time."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"no such TU archive: {path} (give the path of a zip holding "
+                           f"NAME/NAME_A.txt, NAME_graph_indicator.txt, NAME_graph_labels.txt)")
+    canon = name or path.stem
     st = path.stat()
     key = f"{canon}-{node_features}-{degree_cap}-{st.st_size}-{st.st_mtime_ns}-v{_CACHE_VERSION}"
     cfile = cache_file("tu", key, cache_dir)

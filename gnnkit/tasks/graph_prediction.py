@@ -69,7 +69,8 @@ class GraphConfig:
                                        "reddit-binary, ... (TU), esol, lipophilicity, "
                                        "freesolv (MoleculeNet, needs rdkit), a CSV file of "
                                        "SMILES and a numeric target (a path ending in .csv, "
-                                       "regression), or synthetic")
+                                       "regression), a TU archive of your own (a path ending "
+                                       "in .zip), or synthetic")
     root: str | None = option(None, "data directory (default: $GNNKIT_DATA)")
     protocol: Literal["paper", "holdout"] = option(
         "paper", "paper: best held-out accuracy per fold; holdout: inner validation split "
@@ -178,11 +179,16 @@ def is_csv(dataset: str) -> bool:
     return dataset.lower().endswith(".csv")
 
 
+def is_tu_zip(dataset: str) -> bool:
+    """Whether ``dataset`` is the path of a TU archive (``.zip``) rather than a name."""
+    return dataset.lower().endswith(".zip")
+
+
 def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
     """The data set of ``cfg``, graphs over ``max_nodes`` dropped (counted in ``info``)."""
     from ..datasets.graph_synthetic import cycles_vs_cliques
     from ..datasets.moleculenet import MOLECULENET, load_moleculenet
-    from ..datasets.tudataset import GraphDataset, load_tu
+    from ..datasets.tudataset import GraphDataset, load_tu, load_tu_zip
 
     if cfg.dataset.lower() == "synthetic":
         ds = cycles_vs_cliques(40, seed=cfg.seed)
@@ -190,6 +196,9 @@ def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
         from ..datasets.moleculenet import load_molecule_csv
 
         ds = load_molecule_csv(cfg.dataset, cfg.target_column, cfg.smiles_column)
+    elif is_tu_zip(cfg.dataset):
+        ds = load_tu_zip(cfg.dataset, node_features=cfg.node_features,
+                         degree_cap=cfg.degree_cap)
     elif cfg.dataset.lower() in MOLECULENET:
 
         ds = load_moleculenet(cfg.dataset, cfg.root)
@@ -647,7 +656,8 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
             runs = json.loads((run_dir / "metrics.json").read_text())["runs"]
         history = _read_history(run_dir / "history.csv", {r["fold"] for r in runs})
     elif cfg.save:
-        label = Path(cfg.dataset).stem if is_csv(cfg.dataset) else cfg.dataset
+        label = Path(cfg.dataset).stem if is_csv(cfg.dataset) or is_tu_zip(cfg.dataset) \
+            else cfg.dataset
         name = cfg.run_name or f"{cfg.model}-{label}-{time.strftime('%Y%m%d-%H%M%S')}"
         run_dir = make_run_dir(cfg.out_dir, name)
         save_toml(cfg, run_dir / "config.toml", header=(
