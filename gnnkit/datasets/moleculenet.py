@@ -41,8 +41,7 @@ from .errors import DatasetError
 from .tudataset import GraphDataset, unpack_graphs
 
 __all__ = ["MOLECULENET", "atom_features", "bond_features", "element_symbols", "load_molecule_csv",
-           "load_moleculenet",
-           "mol_to_graph", "read_molecules"]
+           "load_moleculenet", "mol_to_graph", "read_molecules"]
 
 MOLECULENET = {
     "esol": ("moleculenet/delaney-processed.csv", "measured log solubility in mols per litre",
@@ -150,18 +149,9 @@ def load_molecule_csv(path: str | os.PathLike, target: str | None = None,
     import rdkit
 
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"no such CSV file: {path} (give the path of a CSV with a SMILES "
-                           f"column and a numeric target column)")
     name = name or path.stem
-    header = _read_csv(path, header_only=True)
-    if not header:
-        raise DatasetError(f"{path} is empty: expected a header line naming the SMILES and "
-                           f"target columns")
+    header = _csv_header(path, smiles_column, "a SMILES column and a numeric target column")
     columns = ", ".join(repr(c) for c in header)
-    if smiles_column not in header:
-        raise DatasetError(f"{path} has no SMILES column {smiles_column!r} (columns: "
-                           f"{columns}); name it with smiles_column (--smiles-column)")
     if id_column is not None and id_column not in header:
         raise DatasetError(f"{path} has no id column {id_column!r} (columns: {columns})")
     if target is not None and target not in header:
@@ -176,13 +166,32 @@ def load_molecule_csv(path: str | os.PathLike, target: str | None = None,
     p = load_or_build(cfile, lambda: _parse_csv(path, header, target, smiles_column, id_column,
                                                 Chem, RDLogger), use_cache)
     info = dict(p["info"])
-    invalid = info["invalid_ids"]
-    if invalid:
-        warnings.warn(f"{name}: skipped {len(invalid)} molecule(s) whose SMILES RDKit cannot "
-                      f"parse: {', '.join(invalid[:5])}{' ...' if len(invalid) > 5 else ''}",
-                      stacklevel=2)
+    _warn_skipped(name, info["invalid_ids"])
     info["cache"] = str(cfile) if use_cache else None
     return GraphDataset(name, unpack_graphs(p), None, info)
+
+
+def _csv_header(path: Path, smiles_column: str, holding: str) -> list[str]:
+    """The header of the CSV at ``path``, checked: the file exists, is not empty and has
+    ``smiles_column`` (``holding`` says what the file should hold, for the messages)."""
+    if not path.is_file():
+        raise DatasetError(f"no such CSV file: {path} (give the path of a CSV with {holding})")
+    header = _read_csv(path, header_only=True)
+    if not header:
+        raise DatasetError(f"{path} is empty: expected a header line naming {holding}")
+    if smiles_column not in header:
+        raise DatasetError(f"{path} has no SMILES column {smiles_column!r} (columns: "
+                           f"{', '.join(map(repr, header))}); name it with smiles_column "
+                           f"(--smiles-column)")
+    return header
+
+
+def _warn_skipped(name: str, skipped: list[str]) -> None:
+    """One warning listing (the first five of) the rows whose SMILES RDKit cannot parse."""
+    if skipped:
+        warnings.warn(f"{name}: skipped {len(skipped)} molecule(s) whose SMILES RDKit cannot "
+                      f"parse: {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}",
+                      stacklevel=3)
 
 
 def _read_csv(path: Path, header_only: bool = False) -> list:
@@ -216,16 +225,17 @@ def _target_column(path: Path, header: list[str], rows: list[dict], skip: set[st
 
 
 def _molecules(rows: list[dict], smiles_col: str, Chem, RDLogger  # noqa: ANN001, N803
-               ) -> list[tuple[int, str, object]]:
-    """(line, SMILES, RDKit molecule or None when it cannot be parsed or has no atoms) of
-    every row; line 1 is the header."""
+               ) -> list[tuple[int, dict, str, object]]:
+    """(line, row, SMILES, RDKit molecule or None when it cannot be parsed or has no atoms)
+    of every row; line 1 is the header."""
     out = []
     RDLogger.DisableLog("rdApp.*")   # we report failures ourselves, once
     try:
         for i, r in enumerate(rows, 2):
             smiles = (r[smiles_col] or "").strip()
             mol = Chem.MolFromSmiles(smiles)
-            out.append((i, smiles, mol if mol is not None and mol.GetNumAtoms() > 0 else None))
+            out.append((i, r, smiles,
+                        mol if mol is not None and mol.GetNumAtoms() > 0 else None))
     finally:
         RDLogger.EnableLog("rdApp.*")
     return out
@@ -238,25 +248,16 @@ def read_molecules(path: str | os.PathLike, smiles_column: str = "smiles"
     ``skipped`` lists the lines RDKit could not parse (also reported as a warning)."""
     Chem, RDLogger = _rdkit()
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"no such CSV file: {path} (give the path of a CSV with a SMILES "
-                           f"column)")
-    header = _read_csv(path, header_only=True)
-    if smiles_column not in header:
-        raise DatasetError(f"{path} has no SMILES column {smiles_column!r} (columns: "
-                           f"{', '.join(map(repr, header))}); name it with --smiles-column")
+    _csv_header(path, smiles_column, "a SMILES column")
     graphs, lines, smiles, skipped = [], [], [], []
-    for i, smi, mol in _molecules(_read_csv(path), smiles_column, Chem, RDLogger):
+    for i, _, smi, mol in _molecules(_read_csv(path), smiles_column, Chem, RDLogger):
         if mol is None:
             skipped.append(f"line {i}: {smi[:60]}")
         else:
             graphs.append(mol_to_graph(mol, None))
             lines.append(i)
             smiles.append(smi)
-    if skipped:
-        warnings.warn(f"{path.name}: skipped {len(skipped)} molecule(s) whose SMILES RDKit "
-                      f"cannot parse: {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}",
-                      stacklevel=2)
+    _warn_skipped(path.name, skipped)
     if not graphs:
         raise DatasetError(f"{path}: no molecule to predict (no row, or no SMILES RDKit can "
                            f"parse)")
@@ -271,16 +272,16 @@ def _parse_csv(path: Path, header: list[str], target: str | None, smiles_col: st
     if target is None:
         target = _target_column(path, header, rows, {smiles_col, id_col})
     graphs, invalid = [], []
-    for i, smiles, mol in _molecules(rows, smiles_col, Chem, RDLogger):
+    for i, row, smiles, mol in _molecules(rows, smiles_col, Chem, RDLogger):
         if mol is None:
-            invalid.append(f"line {i}: {rows[i - 2][id_col] if id_col else smiles[:60]}")
+            invalid.append(f"line {i}: {row[id_col] if id_col else smiles[:60]}")
             continue
         try:
-            y = float(rows[i - 2][target])
+            y = float(row[target])
         except (TypeError, ValueError):
             y = math.nan
         if not math.isfinite(y):
-            raise DatasetError(f"{path}, line {i}: target {target!r} is {rows[i - 2][target]!r}, "
+            raise DatasetError(f"{path}, line {i}: target {target!r} is {row[target]!r}, "
                                f"not a finite number (remove the row or fill in the value)")
         graphs.append(mol_to_graph(mol, y))
     if not graphs:
