@@ -265,10 +265,11 @@ def _cmd_predict_link(ns: argparse.Namespace) -> int:
 
 
 def _cmd_predict_graph(ns: argparse.Namespace) -> int:
-    from .tasks.graph_prediction import is_csv, load_graph_run, predict_graphs
+    from .tasks.graph_prediction import is_csv, load_graph_run, predict_loaded
     from .train.rundir import atomic_write_text
 
-    cfg, _, info = load_graph_run(ns.run, ns.fold)
+    run = load_graph_run(ns.run, ns.fold)        # loaded once, used for the predictions
+    cfg, _, info = run
     if info["input"] == "molecules":
         if not is_csv(ns.input):
             raise ConfigError(f"--run {ns.run} was trained on molecules: --input must be a CSV "
@@ -278,7 +279,7 @@ def _cmd_predict_graph(ns: argparse.Namespace) -> int:
 
         graphs, lines, smiles, _ = read_molecules(ns.input, ns.smiles_column or
                                                   cfg.smiles_column)
-        pred, info = predict_graphs(ns.run, graphs, info["fold"])
+        pred = predict_loaded(run, graphs)
         name = info.get("target") or "prediction"
         rows = [["line", "smiles", name]] + [[i, s, f"{p:.6g}"] for i, s, p in
                                              zip(lines, smiles, pred.tolist(), strict=True)]
@@ -291,7 +292,7 @@ def _cmd_predict_graph(ns: argparse.Namespace) -> int:
 
         ds = load_graph_data(dataclasses.replace(cfg, dataset=ns.input, root=ns.root or cfg.root,
                                                  max_nodes=None, resume=None))
-        pred, info = predict_graphs(ns.run, ds.graphs, info["fold"])
+        pred = predict_loaded(run, ds.graphs)
         labels = {v: k for k, v in (info.get("label_map") or {}).items()}
         names = [labels.get(c, str(c)) for c in range(pred.shape[1])]
         rows = [["graph", "label"] + [f"p_{n}" for n in names]]

@@ -55,7 +55,8 @@ from ..train.rundir import make_run_dir, write_csv, write_json
 from ..train.seed import seed_everything, torch_threads
 
 __all__ = ["GraphConfig", "build_model", "fold_splits", "load_graph_data", "load_graph_run",
-           "predict_graphs", "print_table", "run_folds", "stratified_kfold", "train_fold"]
+           "predict_graphs", "predict_loaded", "print_table", "run_folds", "stratified_kfold",
+           "train_fold"]
 
 HISTORY_FIELDS = ("fold", "epoch", "kl_epoch", "train_loss", "kl_loss", "val_loss", "val_metric")
 
@@ -187,20 +188,17 @@ def is_tu_zip(dataset: str) -> bool:
 def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
     """The data set of ``cfg``, graphs over ``max_nodes`` dropped (counted in ``info``)."""
     from ..datasets.graph_synthetic import cycles_vs_cliques
-    from ..datasets.moleculenet import MOLECULENET, load_moleculenet
+    from ..datasets.moleculenet import MOLECULENET, load_molecule_csv, load_moleculenet
     from ..datasets.tudataset import GraphDataset, load_tu, load_tu_zip
 
     if cfg.dataset.lower() == "synthetic":
         ds = cycles_vs_cliques(40, seed=cfg.seed)
     elif is_csv(cfg.dataset):
-        from ..datasets.moleculenet import load_molecule_csv
-
         ds = load_molecule_csv(cfg.dataset, cfg.target_column, cfg.smiles_column)
     elif is_tu_zip(cfg.dataset):
         ds = load_tu_zip(cfg.dataset, node_features=cfg.node_features,
                          degree_cap=cfg.degree_cap)
     elif cfg.dataset.lower() in MOLECULENET:
-
         ds = load_moleculenet(cfg.dataset, cfg.root)
     else:
         ds = load_tu(cfg.dataset, cfg.root, node_features=cfg.node_features,
@@ -741,7 +739,8 @@ def load_graph_run(run_dir: str | Path, fold: int | None = None
     if k not in done or not (ckpt / f"fold{k}.pt").is_file():
         raise ConfigError(f"--run {run_dir}: no saved model for fold {k}; folds with one: "
                           f"{', '.join(map(str, done))}")
-    info = {**json.loads((ckpt / f"fold{k}.json").read_text()), "fold": k}
+    info = {**json.loads((ckpt / f"fold{k}.json").read_text()), "fold": k,
+            "run_dir": str(run_dir)}
     model = build_model(cfg, info["in_dim"], info["num_classes"] or 1, info["topo_dim"],
                         info["edge_dim"])
     model.load_state_dict(torch.load(ckpt / f"fold{k}.pt", map_location="cpu",
@@ -749,7 +748,6 @@ def load_graph_run(run_dir: str | Path, fold: int | None = None
     return cfg, model.eval(), info
 
 
-@torch.no_grad()
 def predict_graphs(run_dir: str | Path, graphs: list[Graph], fold: int | None = None,
                    batch_size: int = 64) -> tuple[Tensor, dict]:
     """Predictions of a trained run's model (see :func:`load_graph_run`) for ``graphs``, in
@@ -757,7 +755,16 @@ def predict_graphs(run_dir: str | Path, graphs: list[Graph], fold: int | None = 
     probabilities (column c is class c; ``info["label_map"]`` maps the data set's labels to
     c). The graphs need the features the run was trained on (same node and edge widths);
     GMN's RWR embedding is computed here, with the run's width. Returns ``(pred, info)``."""
-    cfg, model, info = load_graph_run(run_dir, fold)
+    run = load_graph_run(run_dir, fold)
+    return predict_loaded(run, graphs, batch_size), run[2]
+
+
+@torch.no_grad()
+def predict_loaded(run: tuple[GraphConfig, nn.Module, dict], graphs: list[Graph],
+                   batch_size: int = 64) -> Tensor:
+    """:func:`predict_graphs` with a run already loaded by :func:`load_graph_run`: the
+    predictions only."""
+    cfg, model, info = run
     if not graphs:
         raise ConfigError("no graphs to predict")
     width = {g.x.shape[1] if g.x is not None else 0 for g in graphs}
@@ -765,7 +772,7 @@ def predict_graphs(run_dir: str | Path, graphs: list[Graph], fold: int | None = 
     if width != {info["in_dim"]} or (cfg.model == "memgnn" and ew != {info["edge_dim"]}):
         raise ConfigError(
             f"the graphs have {sorted(width)} node feature(s) and edge features "
-            f"{sorted(ew, key=str)}, but fold {info['fold']} of {run_dir} was trained on "
+            f"{sorted(ew, key=str)}, but fold {info['fold']} of {info['run_dir']} was trained on "
             f"{info['in_dim']} and {info['edge_dim']}: give graphs made the way its data set "
             f"was ({cfg.dataset!r}, node_features {cfg.node_features!r}, degree_cap "
             f"{cfg.degree_cap})")
@@ -775,8 +782,8 @@ def predict_graphs(run_dir: str | Path, graphs: list[Graph], fold: int | None = 
             for s in range(0, len(graphs), batch_size)]
     out = torch.cat(outs)
     if info["num_classes"] is None:
-        return out.view(-1).double() * info["target_std"] + info["target_mean"], info
-    return torch.softmax(out.double(), 1), info
+        return out.view(-1).double() * info["target_std"] + info["target_mean"]
+    return torch.softmax(out.double(), 1)
 
 
 def _figures(cfg: GraphConfig, res: FoldResult, graphs: list[Graph], drawn: list[Graph],
