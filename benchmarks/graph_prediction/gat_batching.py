@@ -2,6 +2,7 @@
 assembled from per-graph parts (``ops.batch_for_gat``, what training uses on CPU).
 
     python benchmarks/graph_prediction/gat_batching.py --datasets collab dd proteins enzymes
+    python benchmarks/graph_prediction/gat_batching.py --memory --datasets collab dd
 
 For each data set: the ``graph_memgnn`` preset's model, ``--steps`` batches of 16 graphs
 drawn once, every graph's attention structure built once before timing (the one-time cost
@@ -10,6 +11,10 @@ each time all steps (batch, forward, cross-entropy, backward, Adam) with the sor
 and then with the assembled ones, one thread. Both paths give the same outputs (tested), so
 the model trains on the same numbers either way. Prints milliseconds per step (medians)
 and the median of the paired ratios (assembled / sorted).
+
+``--memory`` instead builds the arrays of every graph the preset keeps (no timing) and
+prints what they hold: the bytes of each graph's attention graph (edges and loops) and of
+its index arrays, counting a tensor shared by two arrays once.
 """
 
 from __future__ import annotations
@@ -39,13 +44,39 @@ def steps_ms(model, opt, parts, make) -> float:  # noqa: ANN001
     return (time.perf_counter() - t) / len(parts) * 1e3
 
 
+def kept_bytes(graphs) -> tuple[int, int]:  # noqa: ANN001
+    """(bytes, attention edges) that ops.batch_for_gat keeps for ``graphs``."""
+    total, edges = 0, 0
+    for g in graphs:
+        ops.batch_for_gat([g])
+        part = g._cache["gat_graph"]
+        s = part._cache["structure"]
+        seen = {}
+        for t in [part.edge_index] + [getattr(s, k) for k in (
+                "rowptr", "col", "perm", "colptr", "row", "t_from_csr", "dst_csr", "src_csr",
+                "in_deg", "out_deg")]:
+            seen[t.data_ptr()] = t.numel() * t.element_size()
+        total += sum(seen.values())
+        edges += part.num_edges
+    return total, edges
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", nargs="+", default=["collab", "dd", "proteins", "enzymes"])
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--memory", action="store_true", help="report the kept arrays' size")
     args = p.parse_args()
     torch.set_num_threads(1)
+    if args.memory:
+        print("| data set | attention edges | kept (MB) | bytes per edge |")
+        print("|---|---:|---:|---:|")
+        for name in args.datasets:
+            cfg = make_config("graph", model="memgnn", dataset=name, save=False, quiet=True)
+            total, edges = kept_bytes(gp.load_graph_data(cfg).graphs)
+            print(f"| {name} | {edges} | {total / 1e6:.0f} | {total / edges:.1f} |")
+        return 0
     print("| data set | sorted per batch (ms/step) | assembled (ms/step) | ratio |")
     print("|---|---:|---:|---:|")
     for name in args.datasets:
