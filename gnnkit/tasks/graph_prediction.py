@@ -51,7 +51,7 @@ from ..graph import Graph, batch
 from ..ops import to_dense_batch
 from ..train.checkpoint import atomic_torch_save, save_checkpoint
 from ..train.progress import Progress
-from ..train.rundir import make_run_dir, write_csv, write_json
+from ..train.rundir import environment, make_run_dir, write_csv, write_json
 from ..train.seed import seed_everything, torch_threads
 
 __all__ = ["GraphConfig", "build_model", "fold_splits", "load_graph_data", "load_graph_run",
@@ -683,7 +683,8 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
             if run_dir is not None:
                 save_checkpoint(res.state_dict, run_dir / "checkpoints" / f"fold{k}.pt")
                 write_json(run_dir / "checkpoints" / f"fold{k}.json",
-                           _fold_model_info(cfg, ds, graphs, topo_dim, res.scale))
+                           {**_fold_model_info(cfg, ds, graphs, topo_dim, res.scale),
+                            "environment": environment()})
                 write_csv(run_dir / "history.csv", history, HISTORY_FIELDS)
                 write_json(run_dir / "metrics.json", {"aggregate": aggregate(runs),
                                                       "runs": runs, "data": ds.info})

@@ -12,13 +12,15 @@ import io
 import json
 import math
 import os
+import platform
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "make_run_dir", "write_csv", "write_json"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "environment", "make_run_dir", "write_csv",
+           "write_json"]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -68,6 +70,30 @@ def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]],
     for row in rows:
         w.writerow({k: row[k] for k in fieldnames})
     return atomic_write_text(path, buf.getvalue())
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment() -> dict[str, Any]:
+    """What a run's numbers depend on besides its config and seed: the library versions, the
+    CPU and the vector instructions torch's kernels use (an AVX2 and an AVX-512 machine sum
+    in different orders, so the same seed gives slightly different floats, and after many
+    epochs different metrics), the torch threads and the device type available."""
+    import torch  # here, so that the file helpers above stay importable without torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "cpu": _cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 
 def make_run_dir(out_dir: str | os.PathLike, name: str | None = None, prefix: str = "run") -> Path:

@@ -1,0 +1,108 @@
+"""benchmarks/graph_prediction/collect.py: folds run by separate processes, on separate days,
+merge into the result one run of every fold gives."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from gnnkit.tasks import make_config
+from gnnkit.tasks.graph_prediction import run_folds
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "graph_prediction" / "collect.py"
+
+
+@pytest.fixture(scope="module")
+def collect():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("collect_under_test", SCRIPT)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return mod
+
+
+KW = dict(model="gmn", dataset="synthetic", folds=3, epochs=2, hidden_dim=8, num_heads=2,
+          quiet=True)
+
+
+def _run(tmp_path, name, **flags):
+    return run_folds(make_config("graph", out_dir=str(tmp_path / "runs"), run_name=name,
+                                 **{**KW, **flags}))
+
+
+def test_parts_merge_into_the_single_run(tmp_path, collect, capsys):
+    whole = _run(tmp_path, "whole")["runs"]
+    for k in range(3):
+        _run(tmp_path, f"f{k}", first_fold=k, max_folds=1)
+    runs, res = tmp_path / "runs", tmp_path / "results"
+    common = ["--name", "x", "--results", str(res)]
+
+    assert collect.main(["--runs", str(runs / "f0"), "--partial", *common]) == 0
+    part = json.loads((res / "partial" / "x.json").read_text())
+    assert [f["fold"] for f in part["folds"]] == [0] and part["missing"] == [1, 2]
+    assert part["folds"][0]["source"] == "f0"
+    env = part["folds"][0]["environment"]          # the machine that ran the fold
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert env["torch"] == torch.__version__ and env["torch_threads"] >= 1
+    assert "missing [1, 2]" in capsys.readouterr().out
+
+    # the next day: the partial file and a new run directory
+    assert collect.main(["--runs", str(res / "partial" / "x.json"), str(runs / "f2"),
+                         "--partial", *common]) == 0
+    assert json.loads((res / "partial" / "x.json").read_text())["missing"] == [1]
+    with pytest.raises(SystemExit, match="missing"):      # not all folds: no result
+        collect.main(["--runs", str(res / "partial" / "x.json"), *common])
+    assert not (res / "metrics").exists()
+
+    # fold 1 as if it ran on another kind of machine: merged, and the merge says so
+    info = runs / "f1" / "checkpoints" / "fold1.json"
+    meta = json.loads(info.read_text())
+    meta["environment"]["cpu_capability"] = "OTHER"
+    info.write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert collect.main(["--runs", str(res / "partial" / "x.json"), str(runs / "f1"),
+                         *common]) == 0
+    assert "2 kinds of machine" in capsys.readouterr().out
+    out = json.loads((res / "metrics" / "x.json").read_text())
+    assert [f["fold"] for f in out["folds"]] == [0, 1, 2]
+    for got, ref in zip(out["folds"], whole, strict=True):
+        assert got["val_acc"] == ref["val_acc"] and got["epochs"] == ref["epochs"]
+    mean = 100 * sum(r["val_acc"] for r in whole) / 3
+    assert out["val_acc_mean"] == pytest.approx(mean)
+    row = json.loads((res / "tu.jsonl").read_text().splitlines()[-1])
+    assert row["folds"] == 3 and row["acc_mean"] == pytest.approx(mean)
+
+
+def test_parts_that_disagree_are_refused(tmp_path, collect):
+    _run(tmp_path, "f0", first_fold=0, max_folds=1)
+    _run(tmp_path, "lr", first_fold=1, max_folds=1, lr=0.01)
+    _run(tmp_path, "g1", first_fold=0, max_folds=1, seed=1)   # fold 0 again, other numbers
+    runs, res = tmp_path / "runs", tmp_path / "results"
+    common = ["--name", "x", "--results", str(res)]
+    with pytest.raises(SystemExit, match=r"other than the fold range: \['lr'\]"):
+        collect.main(["--runs", str(runs / "f0"), str(runs / "lr"), "--partial", *common])
+    with pytest.raises(SystemExit, match="seed"):
+        collect.main(["--runs", str(runs / "f0"), str(runs / "g1"), "--partial", *common])
+    # the same fold twice (a process ran past its range) must agree, here it was altered
+    twin = runs / "twin"
+    shutil.copytree(runs / "f0", twin)
+    m = json.loads((twin / "metrics.json").read_text())
+    m["runs"][0]["val_acc"] += 0.1
+    (twin / "metrics.json").write_text(json.dumps(m))
+    with pytest.raises(SystemExit, match="fold 0 appears twice with different metrics"):
+        collect.main(["--runs", str(runs / "f0"), str(twin), "--partial", *common])
+    with pytest.raises(SystemExit, match="neither a run directory"):
+        collect.main(["--runs", str(tmp_path), *common])
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text("{}")
+    with pytest.raises(SystemExit, match="not a file written by collect.py --partial"):
+        collect.main(["--runs", str(bogus), *common])
