@@ -1,5 +1,5 @@
-"""benchmarks/graph_prediction/collect.py: folds run by separate processes, on separate days,
-merge into the result one run of every fold gives."""
+"""Benchmark helpers for cross-validations longer than a sitting: collect.py merges folds run
+by separate processes on separate days; carry.py moves an unfinished run to the next sitting."""
 
 from __future__ import annotations
 
@@ -15,19 +15,29 @@ import torch
 from gnnkit.tasks import make_config
 from gnnkit.tasks.graph_prediction import run_folds
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "graph_prediction" / "collect.py"
+SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks" / "graph_prediction"
+
+
+def _script(name: str):  # noqa: ANN202 - a module
+    path = SCRIPTS / f"{name}.py"
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        spec = importlib.util.spec_from_file_location(f"{name}_under_test", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    return mod
 
 
 @pytest.fixture(scope="module")
 def collect():
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("collect_under_test", SCRIPT)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    return mod
+    return _script("collect")
+
+
+@pytest.fixture(scope="module")
+def carry():
+    return _script("carry")
 
 
 KW = dict(model="gmn", dataset="synthetic", folds=3, epochs=2, hidden_dim=8, num_heads=2,
@@ -106,3 +116,57 @@ def test_parts_that_disagree_are_refused(tmp_path, collect):
     bogus.write_text("{}")
     with pytest.raises(SystemExit, match="not a file written by collect.py --partial"):
         collect.main(["--runs", str(bogus), *common])
+
+
+def test_a_run_carried_to_another_machine_resumes_where_it_stopped(tmp_path, monkeypatch,
+                                                                   carry, capsys):
+    import gnnkit.tasks.graph_prediction as gp
+
+    kw = dict(epochs=6, patience=100, batch_size=4, kl_every=2, dropout=0.3,
+              checkpoint_interval=0.0)
+    straight = _run(tmp_path, "straight", **kw)
+    real, count = gp._evaluate, [0]
+
+    def flaky(*args, **kwargs):   # the machine goes away in the 4th epoch of fold 1
+        count[0] += 1
+        if count[0] == 7 + 4:
+            raise RuntimeError("machine gone")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gp, "_evaluate", flaky)
+    with pytest.raises(RuntimeError, match="machine gone"):
+        _run(tmp_path, "long", **kw)
+    monkeypatch.undo()
+
+    inflight = tmp_path / "repo" / "inflight"
+    assert carry.main(["save", str(tmp_path / "runs" / "long"), "--inflight", str(inflight)]) == 0
+    assert "fold1.progress.pt at epoch 3" in capsys.readouterr().out
+    kept = sorted(str(p.relative_to(inflight)) for p in inflight.rglob("*") if p.is_file())
+    assert kept == ["long/checkpoints/fold0.json", "long/checkpoints/fold1.progress.pt",
+                    "long/config.toml", "long/history.csv", "long/metrics.json"]
+
+    there = tmp_path / "elsewhere"                # the next sitting: a fresh runs/ directory
+    assert carry.main(["restore", "--inflight", str(inflight), "--runs-dir", str(there)]) == 0
+    assert "--resume" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="exists"):   # never over a run directory
+        carry.main(["restore", "long", "--inflight", str(inflight), "--runs-dir", str(there)])
+    with pytest.raises(SystemExit, match="not carried"):
+        carry.main(["restore", "other", "--inflight", str(inflight), "--runs-dir", str(there)])
+    calls = [0]
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gp, "_evaluate", counted)
+    resumed = run_folds(make_config("graph", preset=str(there / "long" / "config.toml"),
+                                    resume=str(there / "long"), quiet=True))
+    monkeypatch.undo()
+    # fold 1 went on from its checkpoint (epochs 4-6 and the training-set pass), and fold 2
+    # ran whole (6 + 1): a fold 1 started afresh would have needed 7 passes, not 4
+    assert calls[0] == 4 + 7
+
+    def strip(runs):
+        return [{k: v for k, v in r.items() if k != "time_per_epoch"} for r in runs]
+
+    assert strip(resumed["runs"]) == strip(straight["runs"])
