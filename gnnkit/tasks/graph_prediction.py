@@ -135,7 +135,8 @@ class GraphConfig:
                                                "progress (0: after every epoch), for --resume")
     save: bool = option(True, "write the run directory")
     figures: bool = option(False, "draw memory-layer cluster figures (needs gnnkit[viz])")
-    quiet: bool = option(False, "no progress bar or per-fold lines")
+    quiet: bool = option(False, "no progress bar, per-fold lines or (when stderr is not a "
+                                "terminal) a line per checkpoint")
 
     def __post_init__(self) -> None:
         for name in ("folds", "seeds", "epochs", "patience", "batch_size", "hidden_dim",
@@ -374,7 +375,7 @@ def _load_progress(path: Path, fold: int) -> dict:
 def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx: Tensor,
                test_idx: Tensor | None, num_classes: int | None, fold: int = 0,
                topo_dim: int = 0, checkpoint: str | Path | None = None,
-               resume: bool = False) -> FoldResult:
+               resume: bool = False, log: Callable[[str], None] | None = None) -> FoldResult:
     """Train on ``train_idx``; monitor ``val_idx`` every epoch; evaluate the best-on-val model on
     ``test_idx`` (when given). Returns train/val(/test) accuracy (best val acc over epochs), or
     for regression (``num_classes=None``; targets standardised with the training mean and std)
@@ -384,7 +385,10 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
     batch generator, torch's global RNG, the best model so far, history) is written to,
     atomically, at the end of an epoch once ``cfg.checkpoint_interval`` seconds have passed
     since the last write. With ``resume`` and that file present, training continues after the
-    saved epoch and gives the same numbers as an uninterrupted run (on CPU, bit for bit).
+    saved epoch and gives the same numbers as an uninterrupted run (on CPU, bit for bit, on
+    the same kind of machine). ``log``: where a line goes at each checkpoint (the epoch and
+    the validation metric) when no progress bar is shown, so a log file shows the fold
+    moving.
     """
     seed = cfg.seed * 1000 + fold
     seed_everything(seed)
@@ -494,6 +498,9 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
                     "history": history, "best_state": best_state, "best_val": best_val,
                     "best_loss": best_loss, "best_epoch": best_epoch, "bad": bad}, checkpoint)
                 saved_at = time.perf_counter()
+                if log is not None and not bar.enabled:   # a log file, not a terminal
+                    log(f"fold {fold}: epoch {epoch}, val_{name} {val_metric:.4f}, best "
+                        f"{sign * best_val:.4f} at epoch {best_epoch}; checkpoint written")
     elapsed = spent + time.perf_counter() - start
     model.load_state_dict(best_state)
     metrics = {"fold": fold, f"val_{name}": sign * best_val, "val_loss": best_loss,
@@ -673,7 +680,7 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
             if resume_dir is not None and progress.is_file():
                 log(f"fold {k}: continuing from {progress}")
             res = train_fold(cfg, graphs, tr, va, te, ds.num_classes, k, topo_dim,
-                             checkpoint=progress, resume=resume_dir is not None)
+                             checkpoint=progress, resume=resume_dir is not None, log=log)
             runs.append(res.metrics)
             history.extend(res.history)
             m = res.metrics

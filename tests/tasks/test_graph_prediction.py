@@ -251,6 +251,21 @@ def test_resume_from_the_cli_and_its_errors(tmp_path, capsys):
         make_config("graph", resume=str(run), save=False)
 
 
+def test_a_log_file_shows_each_checkpoint(tmp_path, capsys):
+    # stderr is not a terminal here, as in a log file: no bar, one line per checkpoint
+    argv = ["train", "graph", "--model", "gmn", "--dataset", "synthetic", "--folds", "3",
+            "--max-folds", "1", "--epochs", "3", "--patience", "100", "--hidden-dim", "8",
+            "--num-heads", "2", "--out-dir", str(tmp_path), "--checkpoint-interval", "0"]
+    assert main(argv) == 0
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if "checkpoint written" in ln]
+    assert [ln.split(",")[0] for ln in lines] == [f"fold 0: epoch {e}" for e in (1, 2, 3)]
+    history = (next(tmp_path.iterdir()) / "history.csv").read_text().splitlines()
+    val1 = float(history[1].split(",")[-1])
+    assert f"val_acc {val1:.4f}" in lines[0]
+    assert main([*argv, "--quiet"]) == 0                    # --quiet: nothing
+    assert "checkpoint written" not in capsys.readouterr().err
+
+
 def test_resume_refuses_a_broken_checkpoint(tmp_path):
     kw = _resume_kw(tmp_path, "gmn")
     run_folds(make_config("graph", run_name="r", **{**kw, "max_folds": 1}))
