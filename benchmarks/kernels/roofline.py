@@ -59,19 +59,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from gnnkit.train.rundir import cpu_model  # noqa: E402
+
 GATHER_OUT_BYTES = 1 << 30   # "to memory" output buffer (capped at nnz rows)
 CACHE_OUT_BYTES = 1 << 20    # "to cache" output buffer
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _cache(level: int) -> str:
@@ -220,7 +211,7 @@ def wait_for_load(max_load: float | None, wait: float) -> float:
 def report(cases: list[Case], info: dict, a: argparse.Namespace, loads: list[float]) -> str:
     th = a.threads
     lines = [
-        f"Machine: {_cpu_model()}, {os.cpu_count()} cores, L2 {_cache(2)} per core, "
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores, L2 {_cache(2)} per core, "
         f"L3 {_cache(3)}, {platform.system()}; torch {torch.__version__}; "
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}.",
         f"Graph: random_graph({a.nodes}, {a.edges}) + self-loops: N = {info['n']}, "

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "environment", "make_run_dir", "write_csv",
-           "write_json"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "cpu_model", "environment", "make_run_dir",
+           "write_csv", "write_json"]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -72,7 +72,8 @@ def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]],
     return atomic_write_text(path, buf.getvalue())
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (Linux ``/proc/cpuinfo``), else what ``platform`` knows."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
@@ -91,7 +92,7 @@ def environment() -> dict[str, Any]:
     import torch  # here, so that the file helpers above stay importable without torch
 
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "cpu": _cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "cpu": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "torch_threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
