@@ -180,31 +180,17 @@ def _resume_kw(tmp_path, model):
                 checkpoint_interval=0.0)
 
 
-def _crash_at(monkeypatch, n_calls):
-    """Make the n-th validation pass raise, as a killed process would stop mid-fold."""
-    import gnnkit.tasks.graph_prediction as gp
-
-    real, count = gp._evaluate, [0]
-
-    def flaky(*args, **kwargs):
-        count[0] += 1
-        if count[0] == n_calls:
-            raise RuntimeError("simulated crash")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(gp, "_evaluate", flaky)
-
-
 def _without_time(runs):
     return [{k: v for k, v in r.items() if k != "time_per_epoch"} for r in runs]
 
 
 @pytest.mark.parametrize("model", ["gmn", "memgnn"])
-def test_resume_after_a_crash_equals_the_uninterrupted_run(tmp_path, monkeypatch, model):
+def test_resume_after_a_crash_equals_the_uninterrupted_run(tmp_path, monkeypatch,
+                                                           patch_evaluate, model):
     kw = _resume_kw(tmp_path, model)
     straight = run_folds(make_config("graph", run_name="straight", **kw))
     # fold 0: 6 validation passes + 1 on the training set; fold 1 crashes in epoch 4
-    _crash_at(monkeypatch, 7 + 4)
+    patch_evaluate(7 + 4)
     with pytest.raises(RuntimeError, match="simulated"):
         run_folds(make_config("graph", run_name="crashed", **kw))
     monkeypatch.undo()

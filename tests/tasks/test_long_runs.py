@@ -119,22 +119,13 @@ def test_parts_that_disagree_are_refused(tmp_path, collect):
 
 
 def test_a_run_carried_to_another_machine_resumes_where_it_stopped(tmp_path, monkeypatch,
-                                                                   carry, capsys):
-    import gnnkit.tasks.graph_prediction as gp
-
+                                                                   patch_evaluate, carry,
+                                                                   capsys):
     kw = dict(epochs=6, patience=100, batch_size=4, kl_every=2, dropout=0.3,
               checkpoint_interval=0.0)
     straight = _run(tmp_path, "straight", **kw)
-    real, count = gp._evaluate, [0]
-
-    def flaky(*args, **kwargs):   # the machine goes away in the 4th epoch of fold 1
-        count[0] += 1
-        if count[0] == 7 + 4:
-            raise RuntimeError("machine gone")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(gp, "_evaluate", flaky)
-    with pytest.raises(RuntimeError, match="machine gone"):
+    patch_evaluate(7 + 4)         # the machine goes away in the 4th epoch of fold 1
+    with pytest.raises(RuntimeError, match="simulated crash"):
         _run(tmp_path, "long", **kw)
     monkeypatch.undo()
 
@@ -152,13 +143,7 @@ def test_a_run_carried_to_another_machine_resumes_where_it_stopped(tmp_path, mon
         carry.main(["restore", "long", "--inflight", str(inflight), "--runs-dir", str(there)])
     with pytest.raises(SystemExit, match="not carried"):
         carry.main(["restore", "other", "--inflight", str(inflight), "--runs-dir", str(there)])
-    calls = [0]
-
-    def counted(*args, **kwargs):
-        calls[0] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(gp, "_evaluate", counted)
+    calls = patch_evaluate(None)
     resumed = run_folds(make_config("graph", preset=str(there / "long" / "config.toml"),
                                     resume=str(there / "long"), quiet=True))
     monkeypatch.undo()
