@@ -35,12 +35,11 @@ INFLIGHT = HERE / "inflight"
 TOP = ("config.toml", "metrics.json", "history.csv")
 
 
-def _progress(run: Path) -> list[tuple[str, int]]:
-    out = []
-    for p in sorted((run / "checkpoints").glob("fold*.progress.pt")):
-        st = torch.load(p, map_location="cpu", weights_only=False)
-        out.append((p.name, int(st["epoch"])))
-    return out
+def _progress(run: Path) -> str:
+    """Where the run's folds in progress are, e.g. ``fold1.progress.pt at epoch 3``."""
+    at = [f"{p.name} at epoch {int(torch.load(p, map_location='cpu', weights_only=False)['epoch'])}"
+          for p in sorted((run / "checkpoints").glob("fold*.progress.pt"))]
+    return ", ".join(at) or "no fold in progress"
 
 
 def save(runs: list[Path], dest: Path) -> None:
@@ -61,8 +60,7 @@ def save(runs: list[Path], dest: Path) -> None:
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
         size = sum(f.stat().st_size for f in final.rglob("*") if f.is_file())
-        prog = ", ".join(f"{n} at epoch {e}" for n, e in _progress(final)) or "no fold in progress"
-        print(f"saved {run} -> {final} ({size / 1e6:.2f} MB; {prog})")
+        print(f"saved {run} -> {final} ({size / 1e6:.2f} MB; {_progress(final)})")
 
 
 def restore(names: list[str], src_dir: Path, dest: Path) -> None:
@@ -81,8 +79,7 @@ def restore(names: list[str], src_dir: Path, dest: Path) -> None:
         if target.exists():
             raise SystemExit(f"{target} exists; move it away or resume it directly")
         shutil.copytree(src, target)
-        prog = ", ".join(f"{n} at epoch {e}" for n, e in _progress(target)) or "no fold in progress"
-        print(f"restored {target} ({prog}); continue with: "
+        print(f"restored {target} ({_progress(target)}); continue with: "
               f"gnnkit train graph --resume {target} --threads 1")
 
 

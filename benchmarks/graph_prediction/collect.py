@@ -64,8 +64,9 @@ def _commit() -> str:
     return head + ("+dirty" if dirty else "")
 
 
-def _read(src: Path) -> tuple[dict, list[dict]]:
-    """Settings (less the fold range) and folds of a run directory or a --partial file."""
+def _read(src: Path, commit: str) -> tuple[dict, list[dict]]:
+    """Settings (less the fold range) and folds of a run directory (each fold tagged with
+    its source, the checkout's ``commit`` and its machine) or of a --partial file."""
     if src.is_file() and src.suffix == ".json":
         part = json.loads(src.read_text())
         if "config" not in part or "folds" not in part:
@@ -76,14 +77,13 @@ def _read(src: Path) -> tuple[dict, list[dict]]:
                          "nor a --partial file")
     cfg = tomllib.loads((src / "config.toml").read_text())
     folds = json.loads((src / "metrics.json").read_text())["runs"]
-    at = _commit()
 
     def env(k: int) -> dict | None:  # the machine that finished fold k (runs since session 11)
         info = src / "checkpoints" / f"fold{k}.json"
         return json.loads(info.read_text()).get("environment") if info.is_file() else None
 
     return ({k: v for k, v in cfg.items() if k not in RANGE_KEYS},
-            [{**f, "source": src.name, "collected_at": at, "environment": env(f["fold"])}
+            [{**f, "source": src.name, "collected_at": commit, "environment": env(f["fold"])}
              for f in folds])
 
 
@@ -99,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=HERE / "results",
                    help="where metrics/, partial/ and the *.jsonl tables are")
     a = p.parse_args(argv)
-    configs, folds = [], []
+    configs, folds, commit = [], [], _commit()
     for d in a.runs:
-        cfg, got = _read(Path(d))
+        cfg, got = _read(Path(d), commit)
         configs.append(cfg)
         folds += got
     if any(c != configs[0] for c in configs[1:]):
@@ -109,9 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"the runs differ in settings other than the fold range: {diff}")
     cfg = configs[0]
     by_fold: dict[int, dict] = {}
+    skip = SOURCE_KEYS | {"time_per_epoch"}
     for f in folds:   # a fold run twice must give the same numbers (runs are deterministic)
         prev = by_fold.setdefault(f["fold"], f)
-        skip = SOURCE_KEYS | {"time_per_epoch"}
         same = {k: v for k, v in prev.items() if k not in skip} == {
             k: v for k, v in f.items() if k not in skip}
         if not same:
