@@ -5,7 +5,7 @@
     gnnkit train graph --resume runs/memgnn-collab-f0 --threads 1
 
 A run directory lives on the machine that made it; a run that needs more hours than a
-sitting on one machine (MemGNN on COLLAB: about 20 CPU-hours) is lost with the machine unless
+sitting on one machine (MemGNN on COLLAB: about 25 CPU-hours) is lost with the machine unless
 what ``--resume`` needs travels with the repository. ``save`` copies exactly that into
 ``inflight/<run name>/``: ``config.toml``, ``metrics.json`` and ``history.csv`` (the folds
 finished so far), each finished fold's ``checkpoints/fold<k>.json`` and the fold in
@@ -36,9 +36,12 @@ TOP = ("config.toml", "metrics.json", "history.csv")
 
 
 def _progress(run: Path) -> str:
-    """Where the run's folds in progress are, e.g. ``fold1.progress.pt at epoch 3``."""
-    at = [f"{p.name} at epoch {int(torch.load(p, map_location='cpu', weights_only=False)['epoch'])}"
-          for p in sorted((run / "checkpoints").glob("fold*.progress.pt"))]
+    """Where the run's folds in progress are, e.g. ``fold1.progress.pt at epoch 3 (2.10
+    s/epoch)``: the fold's seconds so far (over every sitting) per epoch."""
+    at = []
+    for p in sorted((run / "checkpoints").glob("fold*.progress.pt")):
+        st = torch.load(p, map_location="cpu", weights_only=False)
+        at.append(f"{p.name} at epoch {st['epoch']} ({st['seconds'] / st['epoch']:.2f} s/epoch)")
     return ", ".join(at) or "no fold in progress"
 
 
