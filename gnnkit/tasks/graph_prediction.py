@@ -187,28 +187,54 @@ def is_tu_zip(dataset: str) -> bool:
 
 
 def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
-    """The data set of ``cfg``, graphs over ``max_nodes`` dropped (counted in ``info``)."""
-    from ..datasets.graph_synthetic import cycles_vs_cliques
-    from ..datasets.moleculenet import MOLECULENET, load_molecule_csv, load_moleculenet
-    from ..datasets.tudataset import GraphDataset, load_tu, load_tu_zip
+    """The data set of ``cfg``, graphs over ``max_nodes`` dropped (counted in ``info``).
 
+    ``cfg.dataset`` is ``synthetic``, the path of a CSV of SMILES or of a TU ``.zip``, a
+    registered graph data set (through :func:`gnnkit.datasets.load_graph_dataset`), or the
+    name of any other TU data set whose ``tu/<NAME>.zip`` is under the data root or at the
+    mirror (``GNNKIT_BASE_URL``).
+    """
+    from ..datasets import DatasetError, list_datasets, load_graph_dataset
+    from ..datasets.graph_synthetic import cycles_vs_cliques
+    from ..datasets.moleculenet import load_molecule_csv
+    from ..datasets.tudataset import TU_DATASETS, GraphDataset, load_tu, load_tu_zip
+
+    tu_params = {"node_features": cfg.node_features, "degree_cap": cfg.degree_cap}
+    task = {d["name"]: d["task"] for d in list_datasets()}.get(cfg.dataset.lower())
     if cfg.dataset.lower() == "synthetic":
         ds = cycles_vs_cliques(40, seed=cfg.seed)
     elif is_csv(cfg.dataset):
         ds = load_molecule_csv(cfg.dataset, cfg.target_column, cfg.smiles_column)
     elif is_tu_zip(cfg.dataset):
-        ds = load_tu_zip(cfg.dataset, node_features=cfg.node_features,
-                         degree_cap=cfg.degree_cap)
-    elif cfg.dataset.lower() in MOLECULENET:
-        ds = load_moleculenet(cfg.dataset, cfg.root)
-    else:
-        ds = load_tu(cfg.dataset, cfg.root, node_features=cfg.node_features,
-                     degree_cap=cfg.degree_cap)
+        ds = load_tu_zip(cfg.dataset, **tu_params)
+    elif task is not None and task != "graph":
+        raise DatasetError(f"{cfg.dataset!r} is a {task} data set; train it with "
+                           f"`gnnkit train {task}`, or pick a graph data set: "
+                           f"{', '.join(graph_dataset_names())}")
+    elif task is not None:                  # registered: a TU or a MoleculeNet set
+        is_tu = cfg.dataset.lower() in {d.lower() for d in TU_DATASETS}
+        ds = load_graph_dataset(cfg.dataset, cfg.root, **(tu_params if is_tu else {}))
+    else:                                   # an unregistered TU set: tu/<NAME>.zip
+        try:
+            ds = load_tu(cfg.dataset, cfg.root, **tu_params)
+        except DatasetError as exc:
+            raise DatasetError(
+                f"unknown graph data set {cfg.dataset!r}: known ones are "
+                f"{', '.join(graph_dataset_names())}, or 'synthetic'; also accepted: the path "
+                f"of a TU archive (.zip) or of a CSV of SMILES and a target, or the name of "
+                f"another TU data set whose zip is under the data root ({exc})") from None
     if cfg.max_nodes is not None:
         keep = [g for g in ds.graphs if g.num_nodes <= cfg.max_nodes]
         info = {**ds.info, "dropped_over_max_nodes": len(ds) - len(keep)}
         ds = GraphDataset(ds.name, keep, ds.num_classes, info)
     return ds
+
+
+def graph_dataset_names() -> list[str]:
+    """The registered graph-level data sets, sorted."""
+    from ..datasets import list_datasets
+
+    return [d["name"] for d in list_datasets() if d["task"] == "graph"]
 
 
 def add_rwr(graphs: list[Graph], dim: int, c: float) -> list[Graph]:

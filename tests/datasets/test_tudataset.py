@@ -180,3 +180,27 @@ def test_your_own_archive_by_path_trains_and_predicts(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "graph,label,p_-1,p_1" and len(lines) == 13
     assert all(row.split(",")[1] in ("-1", "1") for row in lines[1:])
+
+
+def test_graph_task_dataset_names(tmp_path, capsys, monkeypatch):
+    """`train graph --dataset NAME`: an unregistered TU set found under the data root loads like
+    a registered one; a node data set, or a name with no zip anywhere, is a clear error that
+    lists the graph data sets instead of a bare missing-file message."""
+    from gnnkit.cli import main
+    from gnnkit.tasks import make_config
+    from gnnkit.tasks.graph_prediction import load_graph_data
+
+    monkeypatch.setenv("GNNKIT_OFFLINE", "1")
+    make_zip(tmp_path)
+    ds = load_graph_data(make_config("graph", dataset="TINY", root=str(tmp_path)))
+    assert ds.name == "TINY" and len(ds) == 2 and ds.num_classes == 2
+    for name, match in (("cora", "'cora' is a node data set; train it with `gnnkit train "
+                                 "node`, or pick a graph data set: collab, dd, enzymes"),
+                        ("nonsense", "unknown graph data set 'nonsense': known ones are "
+                                     "collab, .*mutag.*, or 'synthetic'.*missing data file "
+                                     "tu/nonsense.zip")):
+        with pytest.raises(DatasetError, match=match):
+            load_graph_data(make_config("graph", dataset=name, root=str(tmp_path)))
+        assert main(["train", "graph", "--dataset", name, "--root", str(tmp_path),
+                     "--no-save"]) == 2
+        assert "gnnkit: error: " in capsys.readouterr().err
