@@ -276,3 +276,37 @@ def test_spectral_on_cora(shared_datasets):
 def test_gae_on_cora_reaches_the_paper(shared_datasets):
     res = run_seeds(cfg_for("gae", dataset="cora", root=str(shared_datasets), seeds=2))
     assert res["test_auc_mean"] > 0.90 and res["test_ap_mean"] > 0.91   # paper 91.0 / 92.0
+
+
+def test_pool_script_blocks_and_paired_differences(tmp_path, monkeypatch, capsys):
+    """benchmarks/link_prediction/pool.py: per-block means, the pooled mean with its standard
+    error, and gnnkit - PyG paired by seed, on hand-made result files."""
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "link_prediction" / "pool.py"
+    spec = importlib.util.spec_from_file_location("pool_under_test", path)
+    pool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pool)
+    ours = {0: 0.80, 1: 0.90, 2: 0.70, 3: 0.60}
+    pyg = {0: 0.81, 1: 0.88, 2: 0.70, 3: 0.57}        # differences (%): -1, 2, 0, 3
+    for name, seeds in (("a", (0, 1)), ("b", (2, 3))):
+        d = tmp_path / name
+        d.mkdir()
+        for fw, vals in (("gnnkit", ours), ("pyg", pyg)):
+            runs = [{"seed": s, "test_auc": vals[s], "test_ap": vals[s] / 2} for s in seeds]
+            (d / f"citeseer__gae__{fw}.json").write_text(json.dumps({"runs": runs}))
+    monkeypatch.setattr(sys, "argv", ["pool.py", "--block", "1", str(tmp_path / "a"),
+                                      str(tmp_path / "b")])
+    pool.main()
+    rows = [r.split(" | ") for r in capsys.readouterr().out.splitlines() if r.startswith("| ")]
+    assert [r[0] for r in rows[1:]] == ["| 0-0", "| 1-1", "| 2-2", "| 3-3", "| all"]
+    last = rows[-1]
+    assert last[1] == "4" and last[2] == "75.00 ± 6.45"      # mean 75, sd 12.91 / sqrt(4)
+    assert last[6] == "1.00 ± 0.91"                            # mean of -1, 2, 0, 3; sd 1.826 / 2
+    assert last[7] == "0.50 ± 0.46 |"                         # AP = AUC / 2, so half of it
+    monkeypatch.setattr(sys, "argv", ["pool.py", str(tmp_path / "missing")])
+    with pytest.raises(SystemExit, match="not found; run run.py"):
+        pool.main()
