@@ -282,7 +282,13 @@ def main() -> None:
             for fw in frameworks:
                 path = out / f"{dataset}__{method}__{fw}.json"
                 if path.is_file() and not a.force:
-                    results[(dataset, method, fw)] = json.loads(path.read_text())
+                    res = json.loads(path.read_text())
+                    have = [r["seed"] for r in res["runs"]]
+                    if have != list(range(a.seed, a.seed + a.seeds)):
+                        print(f"# {path.name}: reusing its {len(have)} runs (seeds {have[0]}-"
+                              f"{have[-1]}), not seeds {a.seed}-{a.seed + a.seeds - 1} as "
+                              f"asked; --force recomputes", file=sys.stderr)
+                    results[(dataset, method, fw)] = res
                     continue
                 t0 = time.perf_counter()
                 res = measure(method, dataset, fw, graph, split_path, a)
