@@ -195,6 +195,7 @@ def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
     mirror (``GNNKIT_BASE_URL``).
     """
     from ..datasets import DatasetError, list_datasets, load_graph_dataset
+    from ..datasets.download import resolve_root
     from ..datasets.graph_synthetic import cycles_vs_cliques
     from ..datasets.moleculenet import load_molecule_csv
     from ..datasets.tudataset import TU_DATASETS, GraphDataset, load_tu, load_tu_zip
@@ -218,6 +219,8 @@ def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
         try:
             ds = load_tu(cfg.dataset, cfg.root, **tu_params)
         except DatasetError as exc:
+            if (resolve_root(cfg.root) / "tu" / f"{cfg.dataset}.zip").is_file():
+                raise                       # the zip is there but broken: its own error
             raise DatasetError(
                 f"unknown graph data set {cfg.dataset!r}: known ones are "
                 f"{', '.join(graph_dataset_names())}, or 'synthetic'; also accepted: the path "

@@ -194,6 +194,10 @@ def test_graph_task_dataset_names(tmp_path, capsys, monkeypatch):
     make_zip(tmp_path)
     ds = load_graph_data(make_config("graph", dataset="TINY", root=str(tmp_path)))
     assert ds.name == "TINY" and len(ds) == 2 and ds.num_classes == 2
+    make_zip(tmp_path, "BROKEN", parts={**TINY, "graph_labels": "1\n-1\n1\n"})
+    with pytest.raises(DatasetError, match="3 labels") as err:   # its own error, unwrapped
+        load_graph_data(make_config("graph", dataset="BROKEN", root=str(tmp_path)))
+    assert "unknown graph data set" not in str(err.value)
     for name, match in (("cora", "'cora' is a node data set; train it with `gnnkit train "
                                  "node`, or pick a graph data set: collab, dd, enzymes"),
                         ("nonsense", "unknown graph data set 'nonsense': known ones are "
