@@ -278,18 +278,14 @@ def test_gae_on_cora_reaches_the_paper(shared_datasets):
     assert res["test_auc_mean"] > 0.90 and res["test_ap_mean"] > 0.91   # paper 91.0 / 92.0
 
 
-def test_pool_script_blocks_and_paired_differences(tmp_path, monkeypatch, capsys):
+def test_pool_script_blocks_and_paired_differences(tmp_path, monkeypatch, capsys,
+                                                   benchmark_script):
     """benchmarks/link_prediction/pool.py: per-block means, the pooled mean with its standard
     error, and gnnkit - PyG paired by seed, on hand-made result files."""
-    import importlib.util
     import json
     import sys
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "link_prediction" / "pool.py"
-    spec = importlib.util.spec_from_file_location("pool_under_test", path)
-    pool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(pool)
+    pool = benchmark_script("link_prediction/pool.py")
     ours = {0: 0.80, 1: 0.90, 2: 0.70, 3: 0.60}
     pyg = {0: 0.81, 1: 0.88, 2: 0.70, 3: 0.57}        # differences (%): -1, 2, 0, 3
     for name, seeds in (("a", (0, 1)), ("b", (2, 3))):

@@ -3,11 +3,8 @@ by separate processes on separate days; carry.py moves an unfinished run to the 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,29 +12,15 @@ import torch
 from gnnkit.tasks import make_config
 from gnnkit.tasks.graph_prediction import run_folds
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks" / "graph_prediction"
 
-
-def _script(name: str):  # noqa: ANN202 - a module
-    path = SCRIPTS / f"{name}.py"
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        spec = importlib.util.spec_from_file_location(f"{name}_under_test", path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return mod
+@pytest.fixture(scope="module")
+def collect(benchmark_script):
+    return benchmark_script("graph_prediction/collect.py")
 
 
 @pytest.fixture(scope="module")
-def collect():
-    return _script("collect")
-
-
-@pytest.fixture(scope="module")
-def carry():
-    return _script("carry")
+def carry(benchmark_script):
+    return benchmark_script("graph_prediction/carry.py")
 
 
 KW = dict(model="gmn", dataset="synthetic", folds=3, epochs=2, hidden_dim=8, num_heads=2,
