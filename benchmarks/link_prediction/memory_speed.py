@@ -11,11 +11,15 @@ the data and building the model the process resets its resident-set high-water m
 (``/proc/self/clear_refs``), trains ``--warmup`` + ``--epochs`` epochs (forward, loss,
 backward, Adam step; no evaluation), and reports the mean time of the timed epochs and the
 peak RSS above the post-load baseline (VmHWM - VmRSS). One thread (``--threads``).
+With ``--device cuda`` the data and models live on the GPU, each epoch is timed between
+synchronisations, and the peak is ``torch.cuda.max_memory_allocated`` above what was allocated
+after loading; results then go to ``results/memory_speed_cuda.json``.
 
     python benchmarks/link_prediction/memory_speed.py            # all configurations
     python benchmarks/link_prediction/memory_speed.py --configs gnnkit-vgae-full,pyg-vgae-sampled
     python benchmarks/link_prediction/memory_speed.py --repeats 3 \
         --configs gnnkit-vgae-full,gnnkit-vgae-sampled,pyg-gae-sampled,pyg-vgae-sampled
+    python benchmarks/link_prediction/memory_speed.py --device cuda --repeats 3 --epochs 20
 
 Results merge into ``results/memory_speed.json`` by configuration (a rerun replaces only its
 own configurations), so the slow dense rows can be measured once and the others repeated.
@@ -67,10 +71,12 @@ def child(name: str, a: argparse.Namespace) -> dict:
 
     ds = load_planetoid_structure("pubmed", a.root, offline=True)
     split = link_split(ds.graph, seed=0)
-    g = split.train_graph(ds.graph)
+    dev = torch.device(a.device)
+    cuda = dev.type == "cuda"
+    g = split.train_graph(ds.graph).to(dev)
     x, ei, n = g.x, g.edge_index, g.num_nodes
     torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator(device=dev).manual_seed(0)
     framework, model_name, loss_name = name.split("-")[:3]
     block_mb = 64.0 if name.endswith("64mb") else 1.0
 
@@ -115,11 +121,16 @@ def child(name: str, a: argparse.Namespace) -> dict:
                 loss = loss + model.kl_loss() / n
             return loss
 
+    model.to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     model.train()
     import gc
 
     gc.collect()
+    if cuda:
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        base_bytes = torch.cuda.memory_allocated(dev)
     base = _status_kb("VmRSS")
     try:
         Path("/proc/self/clear_refs").write_text("5")   # reset the RSS high-water mark
@@ -133,12 +144,18 @@ def child(name: str, a: argparse.Namespace) -> dict:
         loss = step()
         loss.backward()
         opt.step()
+        if cuda:
+            torch.cuda.synchronize(dev)
         if epoch >= a.warmup:
             times.append(time.perf_counter() - t0)
-    peak = _status_kb("VmHWM")
+    if cuda:
+        peak_mb = (torch.cuda.max_memory_allocated(dev) - base_bytes) / 2**20
+        base_mb = base_bytes / 2**20
+    else:
+        peak_mb, base_mb = (_status_kb("VmHWM") - base) / 1024, base / 1024
     return {"config": name, "epoch_s": sum(times) / len(times), "epochs_timed": len(times),
-            "peak_mb_above_baseline": (peak - base) / 1024, "baseline_mb": base / 1024,
-            "hwm_reset": reset, "loss": float(loss), "num_nodes": n,
+            "peak_mb_above_baseline": peak_mb, "baseline_mb": base_mb,
+            "hwm_reset": reset, "loss": float(loss), "num_nodes": n, "device": str(dev),
             "train_edges": int(ei.shape[1]) // 2}
 
 
@@ -153,8 +170,13 @@ def main() -> None:
                     help="runs of every configuration, alternating (order flips each repeat)")
     ap.add_argument("--root", default=os.environ.get("GNNKIT_DATA"))
     ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--out", default=str(HERE / "results" / "memory_speed.json"))
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (memory: CUDA allocator peak)")
+    ap.add_argument("--out", help="results file (default: results/memory_speed.json, "
+                    "results/memory_speed_cuda.json on CUDA)")
     a = ap.parse_args()
+    if a.out is None:
+        cuda = a.device.startswith("cuda")
+        a.out = str(HERE / "results" / ("memory_speed_cuda.json" if cuda else "memory_speed.json"))
     if a.child:
         print(json.dumps(child(a.child, a)))
         return
@@ -167,7 +189,7 @@ def main() -> None:
     for rep in range(a.repeats):                    # configurations alternate within a repeat
         for name in (names if rep % 2 == 0 else names[::-1]):
             cmd = [sys.executable, __file__, "--child", name, "--epochs", str(a.epochs),
-                   "--warmup", str(a.warmup), "--threads", str(a.threads)]
+                   "--warmup", str(a.warmup), "--threads", str(a.threads), "--device", a.device]
             if a.root:
                 cmd += ["--root", a.root]
             t0 = time.perf_counter()
@@ -190,10 +212,12 @@ def main() -> None:
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps({"rows": list(merged.values()), "dense_tensor_gb": dense_gb,
                                "torch": torch.__version__, "machine": platform.machine(),
-                               "threads": a.threads}, indent=1) + "\n")
+                               "threads": a.threads, "device": a.device}, indent=1) + "\n")
     os.replace(tmp, out)
+    where = (torch.cuda.get_device_name(a.device) if a.device.startswith("cuda")
+             else f"{a.threads} thread(s)")
     print(f"PubMed structure (N = {n}, random features), VGAE/GAE 500-32-16, "
-          f"{a.threads} thread(s), torch {torch.__version__}. One N x N float32 tensor = "
+          f"{where}, torch {torch.__version__}. One N x N float32 tensor = "
           f"{dense_gb:.2f} GB. Median over repeats of the mean timed epoch; peak = max.\n")
     print("| configuration | repeats | epoch time (s) | peak memory above baseline (MB) |")
     print("|---|---:|---:|---:|")
