@@ -695,7 +695,10 @@ class _GATAttention(torch.autograd.Function):
             t, z, ctx.negative_slope, False, grad_input=t)             # [E, H]
         del w1, w3, z
         g_dst = _seg_sum(d_z, s.in_deg)                                # [N, H]
-        g_src = torch.zeros_like(g_dst).index_add_(0, s.src_csr, d_z)  # [N, H]
+        if d_z.is_cuda:   # by source segments: CUDA's index_add_ adds atomically, in any order
+            g_src = _seg_sum(d_z.index_select(0, s.t_from_csr), s.out_deg)  # [N, H]
+        else:             # (on CPU index_add_ is ordered, and faster here)
+            g_src = torch.zeros_like(g_dst).index_add_(0, s.src_csr, d_z)  # [N, H]
         d_sc = torch.stack([g_src.t(), g_dst.t()], -1)                 # [H, N, 2]
         gh.baddbmm_(d_sc, att.transpose(1, 2))                         # + d_s . att
         g_att = torch.bmm(hh.transpose(1, 2), d_sc)                    # [H, C, 2]
@@ -762,7 +765,11 @@ def add_remaining_self_loops(g: Graph, fill_value: float = 1.0) -> Graph:
     """One self-loop per node: existing loops keep their weight, missing ones get ``fill_value``.
 
     The returned graph has every non-loop edge (in order) followed by N loops (node order),
-    and always carries ``edge_weight``.
+    and always carries ``edge_weight``. A node with several loops (a multigraph) gets one loop
+    whose weight is their sum, as duplicate edges add up everywhere else, and whose
+    ``edge_attr`` is their mean; new loops get zero features. (Keeping "one of them" would
+    depend on the device: an indexed write with repeated indices picks an arbitrary winner
+    on CUDA.)
     """
     src, dst = g.edge_index
     n = g.num_nodes
@@ -770,15 +777,22 @@ def add_remaining_self_loops(g: Graph, fill_value: float = 1.0) -> Graph:
         g.num_edges, device=g.device)
     is_loop = src == dst
     loop_w = w.new_full((n,), fill_value)
-    if bool(is_loop.any()):
-        loop_w[src[is_loop]] = w[is_loop]
+    any_loop = bool(is_loop.any())
+    if any_loop:
+        at = src[is_loop]
+        has = torch.zeros(n, dtype=torch.bool, device=g.device)
+        has[at] = True
+        loop_w[has] = 0
+        loop_w.index_add_(0, at, w[is_loop])
     keep = (~is_loop).nonzero().view(-1)
     ar = torch.arange(n, device=g.device)
     ei = torch.cat([g.edge_index[:, keep], torch.stack([ar, ar])], dim=1)
     ea = None
     if g.edge_attr is not None:
         loop_ea = g.edge_attr.new_zeros(n, g.edge_attr.shape[1])
-        loop_ea[src[is_loop]] = g.edge_attr[is_loop]  # existing loops keep their features too
+        if any_loop:  # existing loops keep their features too (the mean of a node's loops)
+            count = torch.bincount(at, minlength=n).clamp_(min=1).to(loop_ea.dtype)
+            loop_ea.index_add_(0, at, g.edge_attr[is_loop]).div_(count.unsqueeze(1))
         ea = torch.cat([g.edge_attr[keep], loop_ea])
     return g._derive(edge_index=ei, edge_weight=torch.cat([w[keep], loop_w]), edge_attr=ea)
 

@@ -499,6 +499,22 @@ def test_add_remaining_self_loops_keeps_existing_loop_weight():
     assert torch.equal(h.edge_index[0, loops].sort().values, torch.arange(5))
 
 
+def test_add_remaining_self_loops_sums_a_nodes_duplicate_loops():
+    # node 1 has three loops (w 1, 2, 4): one loop of weight 7 with the mean of their
+    # features; the layer references build A by summing every edge, duplicate loops included
+    ei = torch.tensor([[1, 0, 1, 1], [1, 1, 1, 1]])
+    w = torch.tensor([1.0, 3.0, 2.0, 4.0], dtype=D)
+    ea = torch.tensor([[1.0], [9.0], [2.0], [6.0]], dtype=D)
+    h = ops.add_remaining_self_loops(Graph(ei, 3, edge_weight=w, edge_attr=ea), fill_value=0.5)
+    assert torch.equal(h.edge_index, torch.tensor([[0, 0, 1, 2], [1, 0, 1, 2]]))
+    assert torch.equal(h.edge_weight, torch.tensor([3.0, 0.5, 7.0, 0.5], dtype=D))
+    assert torch.equal(h.edge_attr, torch.tensor([[9.0], [0.0], [3.0], [0.0]], dtype=D))
+    _, nw = ops.gcn_norm(Graph(ei, 3, edge_weight=w))
+    a = torch.tensor([[1.0, 0, 0], [3.0, 7.0, 0], [0, 0, 1.0]], dtype=D)  # a[dst, src], A + I
+    dis = a.sum(1).rsqrt()
+    assert torch.allclose(nw, (dis[:, None] * a * dis[None, :])[[1, 0, 1, 2], [0, 0, 1, 2]])
+
+
 def test_add_remaining_self_loops_keeps_existing_loop_edge_attr():
     # an existing loop keeps its weight, and its features with it; new loops get zeros
     ei = torch.tensor([[0, 1], [1, 1]])

@@ -106,8 +106,10 @@ class LinkConfig:
         "full", "reconstruction loss: full (the paper's weighted loss over all N^2 pairs, "
                 "blockwise) or sampled (positives + as many random non-edges, as PyG)",
         models=_GNN)
-    block_mb: float = option(1.0, "memory of one row block of the full loss, in MB (small "
-                                  "blocks stay in cache: 1 MB was fastest on CPU)", models=_GNN)
+    block_mb: float = option(0.0, "memory of one row block of the full loss, in MB; 0: 1 MB on "
+                                  "CPU (cache-sized blocks were fastest there), 64 MB on CUDA "
+                                  "(PubMed VGAE epoch 9.6 ms against 292 ms with 1 MB blocks "
+                                  "on an H100)", models=_GNN)
     selection: Literal["final", "best_val_auc"] = option(
         "final", "model tested: the final one (the paper) or the epoch with the best "
                  "validation AUC", models=_GNN)
@@ -152,8 +154,9 @@ class LinkConfig:
             raise ConfigError(f"split_seed must be >= 0, got {self.split_seed}")
         for name in ("lr", "dw_lr", "block_mb"):
             v = getattr(self, name)
-            if not (v > 0 and math.isfinite(v)):
-                raise ConfigError(f"{name} must be a positive number, got {v}")
+            if not ((v > 0 or (name == "block_mb" and v == 0)) and math.isfinite(v)):
+                raise ConfigError(f"{name} must be a positive number"
+                                  f"{' (or 0: by device)' if name == 'block_mb' else ''}, got {v}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1
@@ -246,7 +249,7 @@ def _loss(cfg: LinkConfig, model: nn.Module, x: Tensor | None, g: Graph,
     else:
         z = model(x, g)
     if cfg.loss == "full":
-        loss = full_recon_loss(z, g.edge_index, block_mb=cfg.block_mb)
+        loss = full_recon_loss(z, g.edge_index, block_mb=block_mb(cfg.block_mb, z.device))
     else:
         loss = sampled_recon_loss(z, g.edge_index, gen)
     return loss if kl is None else loss + kl
@@ -328,6 +331,14 @@ def _train_seed(cfg: LinkConfig, seed: int, g: Graph, split: LinkSplit) -> SeedR
                "time_per_epoch": elapsed / cfg.epochs}
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return SeedResult(metrics, history, state, z)
+
+
+def block_mb(requested: float, device: torch.device) -> float:
+    """Row-block size of the full loss: ``requested``, or by device when it is 0 (1 MB on CPU,
+    64 MB on CUDA, where one launch per small block leaves the GPU idle)."""
+    if requested:
+        return requested
+    return 64.0 if device.type == "cuda" else 1.0
 
 
 def run(cfg: LinkConfig, seed: int, g: Graph | None = None,

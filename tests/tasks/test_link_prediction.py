@@ -306,3 +306,13 @@ def test_pool_script_blocks_and_paired_differences(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(sys, "argv", ["pool.py", str(tmp_path / "missing")])
     with pytest.raises(SystemExit, match="not found; run run.py"):
         pool.main()
+
+
+def test_full_loss_block_size_by_device():
+    from gnnkit.tasks.link_prediction import block_mb
+
+    assert block_mb(0.0, torch.device("cpu")) == 1.0
+    assert block_mb(0.0, torch.device("cuda")) == 64.0      # no GPU needed to build the device
+    assert block_mb(5.0, torch.device("cuda")) == 5.0
+    with pytest.raises(ConfigError, match="block_mb must be a positive number"):
+        make_config("link", block_mb=-1.0)
