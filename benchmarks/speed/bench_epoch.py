@@ -393,6 +393,9 @@ def main() -> None:
     ap.add_argument("--memory-repeats", type=int, default=20,
                     help="timed runs per size of the memory-layer comparison")
     ap.add_argument("--out", help="also write the Markdown table here")
+    ap.add_argument("--from-log", metavar="LOG",
+                    help="rebuild the table from the stderr of an earlier run (e.g. one cut off "
+                    "by a time limit): the repeats that every framework of a case completed")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--framework", help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
@@ -400,6 +403,12 @@ def main() -> None:
     a = ap.parse_args()
     if a.child:
         child(a)
+        return
+    if a.from_log:
+        table = "\n".join(table_from_log(Path(a.from_log).read_text()))
+        print(table)
+        if a.out:
+            Path(a.out).write_text(table + "\n")
         return
     import torch
 
@@ -484,6 +493,37 @@ def summarise(dataset: str, label: str, runs: dict[str, list[dict]], ours_fw: st
             f"({_form(best)}{note}) | **{statistics.median(ratios):.2f}** | "
             f"{fmt_ms(med(ours_fw, 'infer_s'))} | {fmt_ms(med(best, 'infer_s'))} | "
             f"{mb(mo)} | {mb(mp)} | {mem_ratio} |")
+
+
+LOG_LINE = re.compile(r"^# (\S+) (\S+) (\S+) rep(\d+): (\{.*\})$")
+
+
+def table_from_log(text: str) -> list[str]:
+    """Table rows from the ``# dataset model framework repN: {...}`` lines a run prints on
+    stderr; per case, only the repeats that every framework completed are paired."""
+    import ast
+
+    cases: dict[tuple[str, str], dict[str, dict[int, dict]]] = {}
+    for line in text.splitlines():
+        m = LOG_LINE.match(line.strip())
+        if m:
+            dataset, model, fw, rep, res = m.groups()
+            cases.setdefault((dataset, model), {}).setdefault(fw, {})[int(rep)] = (
+                ast.literal_eval(res))
+    rows = ["| dataset | model | gnnkit epoch | PyG epoch (form) | epoch ratio gnnkit/PyG | "
+            "gnnkit inference | PyG inference | gnnkit peak mem | PyG peak mem | mem ratio | "
+            "repeats |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for (dataset, model), by_fw in cases.items():
+        reps = sorted(set.intersection(*(set(r) for r in by_fw.values())))
+        runs = {fw: [r[i] for i in reps] for fw, r in by_fw.items()}
+        pairs = ((("gnnkit", "full"), (SAMPLED, "sampled")) if model in LINK_MODELS
+                 else (("gnnkit", None),))
+        for ours, loss in pairs:
+            if ours in runs:
+                label = model if loss is None else f"{model} ({loss} loss)"
+                rows.append(summarise(dataset, label, runs, ours) + f" {len(reps)} |")
+    return rows
 
 
 def _form(fw: str) -> str:
