@@ -1,0 +1,30 @@
+"""benchmarks/speed/bench_epoch.py: the table rebuilt from the log of a run cut off early."""
+
+from __future__ import annotations
+
+MB = 2**20
+LOG = f"""\
+# pubmed gcn gnnkit rep0: {{'epoch_s': 0.002, 'infer_s': 0.001, 'peak_bytes': {100 * MB}}}
+# pubmed gcn pyg rep0: {{'epoch_s': 0.004, 'infer_s': 0.002, 'peak_bytes': {200 * MB}}}
+# pubmed gcn pyg-sparse rep0: {{'error': 'boom'}}
+some other line the run printed
+# pubmed gcn pyg-sparse rep1: {{'error': 'boom'}}
+# pubmed gcn pyg rep1: {{'epoch_s': 0.001, 'infer_s': 0.002, 'peak_bytes': {200 * MB}}}
+# pubmed gcn gnnkit rep1: {{'epoch_s': 0.003, 'infer_s': 0.001, 'peak_bytes': {100 * MB}}}
+# pubmed gcn gnnkit rep2: {{'epoch_s': 9.0, 'infer_s': 9.0, 'peak_bytes': {900 * MB}}}
+"""
+
+
+def test_table_from_log_pairs_only_completed_repeats(benchmark_script):
+    bench = benchmark_script("speed/bench_epoch.py")
+    header, rule, row = bench.table_from_log(LOG)
+    assert header.startswith("| dataset | model |") and header.endswith("| repeats |")
+    assert rule.count("|") == header.count("|")
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[:2] == ["pubmed", "gcn"]
+    # repeat 2 ran for gnnkit only: left out. Paired ratios 0.002/0.004 and 0.003/0.001:
+    # median 1.75 (the ratio of the medians, 2.5 ms / 2.5 ms, would be 1.00)
+    assert cells[2] == "2.5 ms" and cells[3].startswith("2.5 ms (edge_index")
+    assert "torch.sparse fails: boom" in cells[3]
+    assert cells[4] == "**1.75**"
+    assert cells[7:] == ["100 MB", "200 MB", "0.50", "2"]
