@@ -284,3 +284,29 @@ def test_link_and_graph_tasks_train_on_cuda(shared_datasets):
                       protocol="holdout", max_folds=1)
     m = run_folds(cfg)
     assert m["val_acc_mean"] > 0.75 and m["test_loss_mean"] < 1.0, m   # majority class: 0.66
+
+
+@pytest.mark.parametrize("model", ["gmn", "memgnn"])
+def test_graph_training_on_cuda_overfits_and_repeats_exactly(model):
+    from gnnkit.tasks.graph_prediction import run_folds
+
+    cfg = make_config("graph", model=model, dataset="synthetic", save=False, quiet=True,
+                      folds=4, max_folds=1, epochs=40, hidden_dim=16, num_heads=2,
+                      protocol="holdout", key_init="kmeans", lr=0.01, device=str(CUDA))
+    a, b = run_folds(cfg), run_folds(cfg)
+    assert a["train_acc_mean"] == 1.0, a
+    keys = ("val_loss_mean", "test_loss_mean", "train_acc_mean", "best_epoch_mean")
+    assert [a[k] for k in keys] == [b[k] for k in keys]
+
+
+@pytest.mark.parametrize("model", ["gae", "vgae"])
+def test_link_training_on_cuda_repeats_exactly(model, shared_datasets):
+    from gnnkit.tasks.link_prediction import load_graph, run
+
+    cfg = make_config("link", model=model, dataset="cora", root=str(shared_datasets),
+                      device=str(CUDA), quiet=True, save=False, threads=1, epochs=50)
+    g = load_graph(cfg)[1]
+    a, b = run(cfg, 3, g), run(cfg, 3, g)
+    strip = lambda m: {k: v for k, v in m.items() if "time" not in k}  # noqa: E731
+    assert strip(a) == strip(b)
+    assert a["test_auc"] > 0.8, a
