@@ -53,6 +53,7 @@ from ..train.checkpoint import atomic_torch_save, save_checkpoint
 from ..train.progress import Progress
 from ..train.rundir import environment, make_run_dir, write_csv, write_json
 from ..train.seed import seed_everything, torch_threads
+from .node_classification import _device
 
 __all__ = ["GraphConfig", "build_model", "fold_splits", "load_graph_data", "load_graph_run",
            "predict_graphs", "predict_loaded", "print_table", "run_folds", "stratified_kfold",
@@ -123,7 +124,7 @@ class GraphConfig:
                                              "than the SMILES)")
     smiles_column: str = option("smiles", "CSV data set: the column of SMILES strings")
     threads: int | None = option(None, "torch CPU threads during training")
-    device: str = option("cpu", "torch device")
+    device: str = option("cpu", "torch device: cpu, cuda, cuda:1, ... or auto")
     out_dir: str = option("runs", "parent directory of run directories")
     run_name: str | None = option(None, "run directory name")
     resume: str | None = option(None, "continue the interrupted run in this directory with its "
@@ -139,6 +140,12 @@ class GraphConfig:
                                 "terminal) a line per checkpoint")
 
     def __post_init__(self) -> None:
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except RuntimeError:
+                raise ConfigError(f"device {self.device!r} is not a torch device "
+                                  f"(use cpu, cuda, cuda:0, ... or auto)") from None
         for name in ("folds", "seeds", "epochs", "patience", "batch_size", "hidden_dim",
                      "num_heads", "kl_every", "gnn_layers", "gnn_heads"):
             if getattr(self, name) < 1:
@@ -421,7 +428,7 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
     """
     seed = cfg.seed * 1000 + fold
     seed_everything(seed)
-    dev = torch.device(cfg.device)
+    dev = _device(cfg.device)
     scale = None
     if num_classes is None:
         ytr = torch.cat([graphs[i].y.view(-1) for i in train_idx.tolist()]).double()
@@ -675,6 +682,7 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
 
         viz.require()
     build_model(cfg, 1, 2, 1)  # unknown model names fail before anything is loaded
+    _device(cfg.device)        # and so does a device this machine lacks
     log = log if (log is not None and not cfg.quiet) else (lambda _m: None)
     ds = data if data is not None else load_graph_data(cfg)
     if ds.num_classes is None:

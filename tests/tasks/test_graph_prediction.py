@@ -360,3 +360,22 @@ def test_predict_errors_are_clear(tmp_path, capsys):
         predict_graphs(tmp_path / "r", graphs)
     assert main(["predict", "graph", "--run", str(tmp_path / "r"), "--input", "x.csv"]) == 2
     assert "no finished fold" in capsys.readouterr().err
+
+
+def test_device_errors_are_clear_and_come_before_loading(monkeypatch):
+    with pytest.raises(ConfigError, match="'tpu:x' is not a torch device"):
+        make_config("graph", device="tpu:x")
+    import gnnkit.tasks.graph_prediction as gp
+
+    def no_load(cfg):  # noqa: ANN001
+        raise AssertionError("the data set was loaded before the device was checked")
+    monkeypatch.setattr(gp, "load_graph_data", no_load)
+    if not torch.cuda.is_available():
+        cfg = make_config("graph", model="gmn", dataset="synthetic", device="cuda", save=False,
+                          quiet=True)
+        with pytest.raises(ConfigError, match="CUDA is not available here"):
+            run_folds(cfg)
+    cfg = make_config("graph", model="gmn", dataset="synthetic", device="auto", save=False,
+                      quiet=True, epochs=1, folds=2, max_folds=1)
+    monkeypatch.undo()
+    assert run_folds(cfg)["num_folds"] == 1        # auto: cuda where there is one, else cpu
