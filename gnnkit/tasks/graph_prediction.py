@@ -53,7 +53,7 @@ from ..train.checkpoint import atomic_torch_save, save_checkpoint
 from ..train.progress import Progress
 from ..train.rundir import environment, make_run_dir, write_csv, write_json
 from ..train.seed import seed_everything, torch_threads
-from .node_classification import _device
+from .node_classification import _device, check_device_name
 
 __all__ = ["GraphConfig", "build_model", "fold_splits", "load_graph_data", "load_graph_run",
            "predict_graphs", "predict_loaded", "print_table", "run_folds", "stratified_kfold",
@@ -140,12 +140,7 @@ class GraphConfig:
                                 "terminal) a line per checkpoint")
 
     def __post_init__(self) -> None:
-        if self.device != "auto":
-            try:
-                torch.device(self.device)
-            except RuntimeError:
-                raise ConfigError(f"device {self.device!r} is not a torch device "
-                                  f"(use cpu, cuda, cuda:0, ... or auto)") from None
+        check_device_name(self.device)
         for name in ("folds", "seeds", "epochs", "patience", "batch_size", "hidden_dim",
                      "num_heads", "kl_every", "gnn_layers", "gnn_heads"):
             if getattr(self, name) < 1:

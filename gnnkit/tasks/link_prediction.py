@@ -57,7 +57,7 @@ from ..train import (
     write_json,
 )
 from ..train.rundir import atomic_write_text
-from .node_classification import _device, aggregate
+from .node_classification import _device, aggregate, check_device_name
 
 __all__ = ["EPILOG", "LINK_MODELS", "LinkConfig", "SeedResult", "build_model", "evaluate",
            "load_graph", "load_run_config", "load_run_embedding", "make_split", "predict_link",
@@ -166,12 +166,7 @@ class LinkConfig:
         if self.split_file is not None and self.split == "per_seed":
             raise ConfigError("split_file fixes the split: it cannot be combined with "
                               "split = 'per_seed'")
-        if self.device != "auto":
-            try:
-                torch.device(self.device)
-            except RuntimeError:
-                raise ConfigError(f"device {self.device!r} is not a torch device "
-                                  f"(use cpu, cuda, cuda:0, ... or auto)") from None
+        check_device_name(self.device)
         if not self.save and self.figures:
             raise ConfigError("figures need save = true (a run directory)")
 

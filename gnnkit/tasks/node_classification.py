@@ -117,12 +117,7 @@ class NodeConfig:
         for name in ("dropout", "attn_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"{name} must lie in [0, 1), got {getattr(self, name)}")
-        if self.device != "auto":
-            try:
-                torch.device(self.device)
-            except RuntimeError:
-                raise ConfigError(f"device {self.device!r} is not a torch device "
-                                  f"(use cpu, cuda, cuda:0, ... or auto)") from None
+        check_device_name(self.device)
         if not self.save and (self.save_embeddings or self.figures):
             raise ConfigError("save_embeddings and figures need save = true (a run directory)")
 
@@ -148,6 +143,17 @@ class NodeData:
     def to_original(self, t: Tensor) -> Tensor:
         """Node rows ``[N, ...]`` in the data set's own node order."""
         return t if self.order is None else self.order.undo(t)
+
+
+def check_device_name(name: str) -> None:
+    """A config's ``device``: "auto" or a string torch parses (whether this machine has that
+    device is :func:`_device`'s question, asked when the run starts)."""
+    if name != "auto":
+        try:
+            torch.device(name)
+        except RuntimeError:
+            raise ConfigError(f"device {name!r} is not a torch device "
+                              f"(use cpu, cuda, cuda:0, ... or auto)") from None
 
 
 def _device(name: str) -> torch.device:
