@@ -36,19 +36,20 @@ def dropout(x: Tensor, p: float, training: bool = True,
     cores). Here the mask comes from :func:`gnnkit.ops.dropout_mask`: each element takes 16
     uniformly random bits, drawn 64 at a time, so the mask costs about a tenth of that. p is
     rounded to a multiple of 2^-16 (|error| < 1e-5) and the scale uses the rounded p, so
-    E[y] = x exactly. Other devices use ``F.dropout``.
+    E[y] = x exactly. Other devices use ``F.dropout`` (one fused kernel) unless ``generator``
+    is given, which ``F.dropout`` cannot take: then the same 16-bit mask, drawn on the device.
     Randomness comes from ``generator`` or torch's global generator, so seeds reproduce.
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability must lie in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
-    if x.device.type != "cpu":
+    if x.device.type != "cpu" and generator is None:
         return F.dropout(x, p, True)
     if not x.requires_grad:            # nothing to save: the mask straight in x's dtype
-        keep, scale = dropout_mask(x.shape, p, generator=generator, dtype=x.dtype)
+        keep, scale = dropout_mask(x.shape, p, x.device, generator, dtype=x.dtype)
         return keep.mul_(x).mul_(scale)
-    keep, scale = dropout_mask(x.shape, p, generator=generator)
+    keep, scale = dropout_mask(x.shape, p, x.device, generator)
     if scale == 0.0:
         return x * 0.0
     return _MaskScale.apply(x, keep, scale)

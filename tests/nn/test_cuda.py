@@ -310,3 +310,20 @@ def test_link_training_on_cuda_repeats_exactly(model, shared_datasets):
     strip = lambda m: {k: v for k, v in m.items() if "time" not in k}  # noqa: E731
     assert strip(a) == strip(b)
     assert a["test_auc"] > 0.8, a
+
+
+def test_dropout_on_the_device_follows_an_explicit_generator():
+    from gnnkit.nn.functional import dropout
+
+    x = torch.randn(64, 32, device=CUDA, requires_grad=True)
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(len(outs))          # a different global state each time
+        gen = torch.Generator(device=CUDA).manual_seed(7)
+        outs.append(dropout(x, 0.5, True, generator=gen))
+    assert torch.equal(outs[0], outs[1])       # the explicit generator alone decides
+    kept = outs[0] != 0
+    assert 0.3 < kept.float().mean() < 0.7
+    torch.testing.assert_close(outs[0][kept], 2 * x.detach()[kept])
+    outs[0].sum().backward()
+    assert torch.equal(x.grad, 2.0 * kept)
