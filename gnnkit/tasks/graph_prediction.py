@@ -163,8 +163,14 @@ class GraphConfig:
             raise ConfigError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
         if not 0 <= self.rwr_c < 1:
             raise ConfigError(f"rwr_c must lie in [0, 1), got {self.rwr_c}")
-        if self.kl_weight < 0 or self.tau <= 0:
-            raise ConfigError("kl_weight must be >= 0 and tau > 0")
+        if not (self.kl_weight >= 0 and math.isfinite(self.kl_weight)):
+            raise ConfigError(f"kl_weight must be a number >= 0, got {self.kl_weight}")
+        if not (self.tau > 0 and math.isfinite(self.tau)):
+            raise ConfigError(f"tau must be a positive number, got {self.tau}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise ConfigError(f"weight_decay must be a number >= 0, got {self.weight_decay}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be >= 1 (or unset), got {self.threads}")
         if not self.checkpoint_interval >= 0:
             raise ConfigError(f"checkpoint_interval must be >= 0 seconds, got "
                               f"{self.checkpoint_interval}")

@@ -379,3 +379,17 @@ def test_device_errors_are_clear_and_come_before_loading(monkeypatch):
                       quiet=True, epochs=1, folds=2, max_folds=1)
     monkeypatch.undo()
     assert run_folds(cfg)["num_folds"] == 1        # auto: cuda where there is one, else cpu
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("threads", 0, "threads must be >= 1"),
+    ("weight_decay", -1.0, "weight_decay must be a number >= 0"),
+    ("weight_decay", float("nan"), "weight_decay must be a number >= 0"),
+    ("tau", 0.0, "tau must be a positive number"),
+    ("kl_weight", -1.0, "kl_weight must be a number >= 0"),
+    ("kl_weight", float("inf"), "kl_weight must be a number >= 0"),
+])
+def test_numeric_options_are_checked_in_the_config(flag, value, message):
+    # threads 0 and a negative weight decay used to fail inside torch, after loading
+    with pytest.raises(ConfigError, match=message):
+        make_config("graph", **{flag: value})
