@@ -193,9 +193,12 @@ class LinkSplit:
                 data = {k: f[k] for k in f.files}
         except FileNotFoundError:
             raise DatasetError(f"split file {str(path)!r} does not exist") from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError) as exc:
+            why = ("not a numpy .npz archive" if "pickle" in str(exc) or isinstance(exc, EOFError)
+                   else str(exc))
             raise DatasetError(f"split file {str(path)!r} is not a gnnkit split (.npz): "
-                               f"{exc}") from None
+                               f"{why}; a link run saves its split as split.npz in its run "
+                               f"directory (or LinkSplit.save)") from None
         missing = [k for k in ("format", "num_nodes", "fingerprint", *_PARTS) if k not in data]
         if missing or str(data["format"]) != _FORMAT:
             raise DatasetError(f"split file {str(path)!r} is not a gnnkit link split "

@@ -236,6 +236,11 @@ def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
                 f"another TU data set whose zip is under the data root ({exc})") from None
     if cfg.max_nodes is not None:
         keep = [g for g in ds.graphs if g.num_nodes <= cfg.max_nodes]
+        if not keep:
+            smallest = min((g.num_nodes for g in ds.graphs), default=0)
+            raise ConfigError(f"--max-nodes {cfg.max_nodes} drops every graph of "
+                              f"{cfg.dataset!r} (the smallest has {smallest} nodes); raise it "
+                              f"or leave it unset")
         info = {**ds.info, "dropped_over_max_nodes": len(ds) - len(keep)}
         ds = GraphDataset(ds.name, keep, ds.num_classes, info)
     return ds

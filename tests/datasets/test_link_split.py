@@ -134,6 +134,12 @@ def test_load_rejects_bad_files(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
     with pytest.raises(DatasetError, match="not a gnnkit split"):
         LinkSplit.load(tmp_path / "junk.npz", g)
+    for name, data in (("text.csv", b"a,b\n1,2\n"), ("empty.npz", b"")):
+        # numpy's own words here advise loading the file with pickles allowed: not passed on
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(DatasetError, match="not a numpy .npz archive; a link run saves") as e:
+            LinkSplit.load(tmp_path / name, g)
+        assert "pickle" not in str(e.value)
     np.savez(tmp_path / "other.npz", a=np.arange(3))
     with pytest.raises(DatasetError, match="not a gnnkit link split"):
         LinkSplit.load(tmp_path / "other.npz", g)

@@ -393,3 +393,11 @@ def test_numeric_options_are_checked_in_the_config(flag, value, message):
     # threads 0 and a negative weight decay used to fail inside torch, after loading
     with pytest.raises(ConfigError, match=message):
         make_config("graph", **{flag: value})
+
+
+def test_max_nodes_that_drops_every_graph_is_an_error():
+    cfg = make_config("graph", model="gmn", dataset="synthetic", max_nodes=2, save=False,
+                      quiet=True)
+    with pytest.raises(ConfigError, match="--max-nodes 2 drops every graph of 'synthetic' "
+                                          r"\(the smallest has \d+ nodes\)"):
+        run_folds(cfg)
