@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from .. import ops
 from ..graph import Graph
+from ..nn.functional import check_features
 from ..nn.gat import GATConv
 from ..nn.memory import MemoryLayer, memory_kl_loss
 
@@ -34,6 +35,13 @@ def register_graph_model(name: str):  # noqa: ANN201
         GRAPH_MODELS[name] = cls
         return cls
     return deco
+
+
+def _no_x(model: str) -> None:
+    extra = (" whose first topo_dim columns are the RWR embedding (rwr_features)"
+             if model == "GMN" else "")
+    raise ValueError(f"{model} needs node features: g.x is None; give every graph of the "
+                     f"batch x{extra}")
 
 
 def rwr_features(g: Graph, dim: int, c: float = 0.1) -> Tensor:
@@ -156,6 +164,10 @@ class GMN(_MemoryStack):
         # only the first m = (largest graph in the batch) columns of S enter S W: the rest are
         # zero for every row. Skipping them changes no value and saves the dropout and product
         # over the padding (PROTEINS: m ~ 100 of 620 columns in a typical batch).
+        if g.x is None:
+            _no_x("GMN")
+        check_features("GMN", g.x, self.topo_dim + self.in_dim, g.num_nodes,
+                       what="g.x (topo_dim RWR columns, then the in_dim node features)")
         largest = g.num_nodes if g.ptr is None else int(g.ptr.diff().max())
         m = min(self.topo_dim, largest)
         s, x = g.x[:, :m], g.x[:, self.topo_dim:]                        # [N, m], [N, F]
@@ -202,6 +214,8 @@ class MemGNN(_MemoryStack):
         self.in_dim, self.edge_dim = in_dim, edge_dim
 
     def queries(self, g: Graph) -> Tensor:
+        if g.x is None:
+            _no_x("MemGNN")
         h = g.x
         for conv in self.gnn:
             h = F.elu(conv(F.dropout(h, self.dropout, self.training), g))  # [N, D]

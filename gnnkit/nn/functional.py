@@ -8,7 +8,29 @@ from torch import Tensor
 
 from ..ops import dropout_mask
 
-__all__ = ["dropout"]
+__all__ = ["check_features", "dropout"]
+
+
+def check_features(layer: str, x: Tensor, width: int, rows: int | None = None,
+                   what: str = "x") -> None:
+    """A layer's input: a floating-point tensor ``[rows, width]`` (rows unchecked when None).
+    Raises a ValueError that names the layer, what it got and the fix, instead of a shape or
+    dtype error from inside a matrix product."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{layer}: {what} must be a tensor, got {type(x).__name__}")
+    if x.dim() != 2:
+        raise ValueError(f"{layer}: {what} must be 2-D [num_nodes, {width}], got shape "
+                         f"{list(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{layer}: {what} must be floating point, got {x.dtype} "
+                         f"(convert it with .float())")
+    if x.shape[1] != width:
+        raise ValueError(f"{layer}: {what} has {x.shape[1]} features per row, but the layer "
+                         f"was built for {width}; build it with that input size = "
+                         f"{x.shape[1]}, or pass the matching features")
+    if rows is not None and x.shape[0] != rows:
+        raise ValueError(f"{layer}: {what} has {x.shape[0]} rows but the graph has {rows} "
+                         f"nodes")
 
 
 class _MaskScale(torch.autograd.Function):

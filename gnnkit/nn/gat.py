@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from .. import ops
 from ..graph import Graph
-from .functional import dropout
+from .functional import check_features, dropout
 from .gcn import glorot_
 
 __all__ = ["GATConv"]
@@ -77,6 +77,7 @@ class GATConv(nn.Module):
 
     def forward(self, x: Tensor, g: Graph, return_attention: bool = False):  # noqa: ANN201
         H, C = self.num_heads, self.out_dim
+        check_features("GATConv", x, self.in_dim, g.num_nodes)
         ga = ops.gat_graph(g)                                   # loops added, cached
         s = ops._structure(ga)
         h = (x @ self.weight).view(-1, H, C)                    # [N, H, C]
@@ -84,6 +85,7 @@ class GATConv(nn.Module):
         if self.edge_dim is not None:
             if ga.edge_attr is None:
                 raise ValueError(f"GATConv(edge_dim={self.edge_dim}) needs g.edge_attr")
+            check_features("GATConv", ga.edge_attr, self.edge_dim, what="g.edge_attr")
             fe = (ga.edge_attr[s.perm] @ self.weight_edge).view(-1, H, C)   # [E', H, C]
             s_edge = (fe * self.att_edge).sum(-1)               # [E', H], CSR order
         p = self.attn_dropout if self.training else 0.0

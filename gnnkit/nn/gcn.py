@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from .. import ops
 from ..graph import Graph
+from .functional import check_features
 
 __all__ = ["GCNConv", "glorot_"]
 
@@ -52,6 +53,7 @@ class GCNConv(nn.Module):
             nn.init.zeros_(self.bias)
 
     def forward(self, x: Tensor, g: Graph) -> Tensor:
+        check_features("GCNConv", x, self.in_dim, g.num_nodes)
         if self.normalize:
             gh, w = ops.gcn_norm(g, self.add_self_loops, x.dtype)   # [E'] cached per graph
         else:

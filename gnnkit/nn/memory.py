@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from ..graph import Graph
 from ..ops import to_dense_batch
+from .functional import check_features
 
 __all__ = ["MemoryLayer", "init_keys_kmeans", "kl_target", "kmeans", "memory_kl_loss"]
 
@@ -99,6 +100,14 @@ class MemoryLayer(nn.Module):
         return F.leaky_relu(self.lin(v), self.negative_slope)           # Eq. 4: [B, K, F_out]
 
     def forward(self, q: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if not isinstance(q, Tensor) or q.dim() != 3:
+            raise ValueError(f"MemoryLayer: q must be a padded batch [B, N, {self.in_dim}], got "
+                             f"{list(q.shape) if isinstance(q, Tensor) else type(q).__name__}"
+                             f" (packed rows of a gnnkit.batch go to forward_batch)")
+        check_features("MemoryLayer", q.reshape(-1, q.shape[-1]), self.in_dim, what="q")
+        if mask is not None and tuple(mask.shape) != tuple(q.shape[:2]):
+            raise ValueError(f"MemoryLayer: mask must have shape [B, N] = {list(q.shape[:2])}, "
+                             f"got {list(mask.shape)}")
         C = self.assign(q, mask)                                         # [B, N, K]
         if mask is not None:
             q = q * mask.unsqueeze(-1).to(q.dtype)                       # no 0 * inf from padding
@@ -112,6 +121,7 @@ class MemoryLayer(nn.Module):
         costly part, [N, H, K] per node) is computed on the N_total real rows only, then
         padded; on PROTEINS a batch of 16 graphs is about 3.8x larger padded.
         """
+        check_features("MemoryLayer.forward_batch", q, self.in_dim, g.num_nodes, what="q")
         C, mask = to_dense_batch(self.assign(q), g)                      # [B, N_max, K]
         qd, _ = to_dense_batch(q, g)                                     # zero at padding
         return self.read(qd, C), C, mask

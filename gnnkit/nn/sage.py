@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from .. import ops
 from ..graph import Graph
+from .functional import check_features
 from .gcn import glorot_
 
 __all__ = ["SAGEConv", "AGGREGATORS"]
@@ -149,6 +150,7 @@ class SAGEConv(nn.Module):
         return torch.cat(finished[::-1])                          # [B, F] in packed order
 
     def forward(self, x: Tensor, g: Graph) -> Tensor:
+        check_features("SAGEConv", x, self.in_dim, g.num_nodes)
         if self.aggregator in ("mean", "gcn") and self.out_dim < self.in_dim:
             # mean and the GCN variant are linear, so W_neigh mean(h) = mean(W_neigh h):
             # project first and aggregate F_out instead of F_in features (same result).
