@@ -816,6 +816,12 @@ def gcn_norm(g: Graph, add_self_loops: bool = True,
             w = w.to(dtype)
         src, dst = gh.edge_index
         deg = degree(dst, gh.num_nodes, w)
+        if bool((deg < 0).any()):   # d^-1/2 of a negative degree: NaN rows, silently
+            bad = int((deg < 0).nonzero()[0, 0])
+            raise ValueError(f"gcn_norm: node {bad} has a negative weighted in-degree "
+                             f"({float(deg[bad]):.4g}), so D^-1/2 is undefined; GCN's "
+                             f"normalisation needs edge weights whose sums into each node "
+                             f"(with its self-loop) are >= 0")
         dis = deg.pow(-0.5).masked_fill_(deg == 0, 0.0)
         return gh, dis[src] * w * dis[dst]
 

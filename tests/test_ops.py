@@ -515,6 +515,16 @@ def test_add_remaining_self_loops_sums_a_nodes_duplicate_loops():
     assert torch.allclose(nw, (dis[:, None] * a * dis[None, :])[[1, 0, 1, 2], [0, 0, 1, 2]])
 
 
+def test_gcn_norm_rejects_a_negative_degree_instead_of_nan():
+    ei = torch.tensor([[0, 1, 2], [1, 2, 0]])
+    g = Graph(ei, 3, edge_weight=torch.tensor([1.0, -3.0, 1.0], dtype=D))
+    with pytest.raises(ValueError, match="node 2 has a negative weighted in-degree"):
+        ops.gcn_norm(g)
+    # negative weights whose sums stay >= 0 are fine (here with the self-loop: 1 - 0.5)
+    _, w = ops.gcn_norm(Graph(ei, 3, edge_weight=torch.tensor([1.0, -0.5, 1.0], dtype=D)))
+    assert torch.isfinite(w).all()
+
+
 def test_add_remaining_self_loops_keeps_existing_loop_edge_attr():
     # an existing loop keeps its weight, and its features with it; new loops get zeros
     ei = torch.tensor([[0, 1], [1, 1]])
