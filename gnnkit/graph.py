@@ -603,6 +603,11 @@ def batch(graphs: list[Graph] | tuple[Graph, ...]) -> Graph:
             raise GraphError(f"batch(): some graphs have {name} and some do not; give all or none")
     if any(g.ptr is not None for g in graphs):
         raise GraphError("batch(): a graph in the list is already a batch; unbatch it first")
+    for name in ("x", "edge_attr"):
+        widths = {tuple(getattr(g, name).shape[1:]) for g in graphs if getattr(g, name) is not None}
+        if len(widths) > 1:
+            raise GraphError(f"batch(): the graphs' {name} have different widths "
+                             f"{sorted(widths)}; every graph needs the same features")
     sizes = torch.tensor([g.num_nodes for g in graphs])
     ptr = torch.zeros(len(graphs) + 1, dtype=torch.long)
     torch.cumsum(sizes, 0, out=ptr[1:])

@@ -69,6 +69,12 @@ def scatter(src: Tensor, index: Tensor, dim_size: int, reduce: str = "sum") -> T
     Shapes: src [E, *], index [E] int64 -> [dim_size, *].
     """
     _check_reduce(reduce)
+    if index.dim() != 1 or index.numel() != src.shape[0]:
+        raise ValueError(f"scatter: index must have shape [E] with E = src.shape[0] = "
+                         f"{src.shape[0]}, got {list(index.shape)}")
+    if index.numel() and not (0 <= int(index.min()) and int(index.max()) < dim_size):
+        raise ValueError(f"scatter: index holds values in [{int(index.min())}, "
+                         f"{int(index.max())}], outside [0, dim_size = {dim_size})")
     shape = (dim_size,) + tuple(src.shape[1:])
     if reduce in ("sum", "mean"):
         out = src.new_zeros(shape).index_add(0, index, src)
@@ -109,6 +115,11 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = "sum") -> Tensor:
     """
     _check_reduce(reduce)
     lengths = ptr.diff()
+    if (ptr.dim() != 1 or ptr.numel() < 1 or int(ptr[0]) != 0
+            or int(ptr[-1]) != src.shape[0] or bool((lengths < 0).any())):
+        raise ValueError(f"segment: ptr must be non-decreasing offsets from 0 to "
+                         f"src.shape[0] = {src.shape[0]} ([S + 1] entries), got "
+                         f"{ptr.tolist() if ptr.numel() <= 8 else list(ptr.shape)}")
     if src.shape[0] == 0:
         return src.new_zeros((lengths.numel(),) + tuple(src.shape[1:]))
     if reduce in ("max", "min"):
@@ -397,6 +408,9 @@ def edge_softmax(logits: Tensor, dst: Tensor, num_nodes: int) -> Tensor:
 
     Reference implementation for any edge order (see :func:`segment_softmax` for CSR order).
     """
+    if dst.dim() != 1 or dst.numel() != logits.shape[0]:
+        raise ValueError(f"edge_softmax: dst must have one entry per row of logits "
+                         f"({logits.shape[0]}), got shape {list(dst.shape)}")
     m = scatter(logits.detach(), dst, num_nodes, "max")[dst]  # shift for stability
     e = (logits - m).exp()
     return e / (scatter(e, dst, num_nodes)[dst] + 1e-16)
@@ -925,6 +939,18 @@ def rwr(g: Graph, c: float = 0.1, dtype: torch.dtype = torch.float32) -> Tensor:
     n = g.num_nodes
     w = torch.ones(g.num_edges, dtype=torch.float64, device=g.device) if g.edge_weight is None \
         else g.edge_weight.to(torch.float64)
+    try:
+        return _rwr_dense(g, n, w, c, dtype)
+    except (RuntimeError, MemoryError) as exc:   # torch.OutOfMemoryError is a RuntimeError
+        if "alloc" not in str(exc).lower() and "out of memory" not in str(exc).lower():
+            raise
+        raise MemoryError(f"rwr: the dense solve for a graph of {n} nodes needs about "
+                          f"{4 * 8 * n * n / 1e9:.1f} GB ([N, N] float64 matrices), more than "
+                          f"this machine could allocate; the RWR embedding (GMN) is for small "
+                          f"graphs: drop large ones (--max-nodes)") from None
+
+
+def _rwr_dense(g: Graph, n: int, w: Tensor, c: float, dtype: torch.dtype) -> Tensor:
     a = torch.zeros(n, n, dtype=torch.float64, device=g.device)
     a.index_put_((g.edge_index[0], g.edge_index[1]), w, accumulate=True)   # [N, N]
     deg = a.sum(1)

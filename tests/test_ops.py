@@ -13,6 +13,7 @@ import torch
 from torch.autograd import gradcheck
 
 from gnnkit import Graph, batch, ops
+from gnnkit.graph import GraphError
 
 D = torch.float64
 REDUCES = ("sum", "mean", "max", "min")
@@ -624,3 +625,44 @@ def test_to_dense_batch_gradient_flows_to_rows():
     b = batch([Graph(torch.zeros(2, 0, dtype=torch.long), n) for n in (2, 3)])
     x = torch.randn(5, 2, dtype=D, requires_grad=True)
     assert gradcheck(lambda x: ops.to_dense_batch(x, b)[0], (x,))
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("call, message", [
+    (lambda: ops.scatter(torch.randn(4, 2), torch.tensor([0, 1, 9, 2]), 3),
+     r"index holds values in \[0, 9\], outside \[0, dim_size = 3\)"),
+    (lambda: ops.scatter(torch.randn(4, 2), torch.tensor([0, -1, 1, 2]), 3),
+     r"index holds values in \[-1, 2\]"),
+    (lambda: ops.scatter(torch.randn(4, 2), torch.tensor([0, 1]), 3),
+     r"index must have shape \[E\] with E = src.shape\[0\] = 4, got \[2\]"),
+    (lambda: ops.segment(torch.randn(4, 2), torch.tensor([0, 2, 9])),
+     r"ptr must be non-decreasing offsets from 0 to src.shape\[0\] = 4"),
+    (lambda: ops.segment(torch.randn(4, 2), torch.tensor([0, 3, 2, 4])), r"non-decreasing"),
+    (lambda: ops.segment(torch.randn(4, 2), torch.tensor([1, 4])), r"offsets from 0"),
+    (lambda: ops.edge_softmax(torch.randn(3, 2), torch.tensor([0, 1]), 3),
+     r"dst must have one entry per row of logits \(3\)"),
+])
+def test_ops_reject_inconsistent_indices(call, message):
+    # segment used to read past the end of src (segment_reduce with unsafe=True) and return
+    # numbers; the others failed inside torch (on CUDA: a device-side assert)
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_rwr_too_large_for_memory_is_a_memory_error_that_says_why(monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't "
+                           "allocate memory: you tried to allocate 320000000000 bytes")
+    monkeypatch.setattr(ops, "_rwr_dense", fail)
+    with pytest.raises(MemoryError, match=r"graph of 200000 nodes needs about 1280.0 GB.*"
+                                          r"--max-nodes"):
+        ops.rwr(Graph(torch.tensor([[0], [1]]), 200000))
+    monkeypatch.setattr(ops, "_rwr_dense", lambda *a: (_ for _ in ()).throw(RuntimeError("x")))
+    with pytest.raises(RuntimeError, match="^x$"):       # other errors pass through unchanged
+        ops.rwr(Graph(torch.tensor([[0], [1]]), 2))
+
+
+def test_batch_rejects_graphs_with_different_feature_widths():
+    ei = torch.tensor([[0, 1], [1, 0]])
+    with pytest.raises(GraphError, match=r"the graphs' x have different widths \[\(4,\), \(5,\)\]"):
+        batch([Graph(ei, 2, x=torch.randn(2, 4)), Graph(ei, 2, x=torch.randn(2, 5))])
