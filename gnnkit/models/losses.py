@@ -111,6 +111,9 @@ def softplus_gram_sum(z: Tensor, block_rows: int | None = None, block_mb: float 
 def _check_edges(edge_index: Tensor, n: int) -> None:
     if edge_index.dim() != 2 or edge_index.shape[0] != 2:
         raise ValueError(f"edge_index must have shape [2, E], got {list(edge_index.shape)}")
+    if edge_index.numel() and not (0 <= int(edge_index.min()) and int(edge_index.max()) < n):
+        raise ValueError(f"edge_index holds node ids in [{int(edge_index.min())}, "
+                         f"{int(edge_index.max())}], but z has {n} rows")
     if edge_index.numel() and bool((edge_index[0] == edge_index[1]).any()):
         raise ValueError("edge_index must not hold self-loops: the target adds I itself")
 
@@ -170,6 +173,9 @@ def kl_term(mu: Tensor, logstd: Tensor) -> Tensor:
     averaged over nodes and divided once more by N, matching the 1/N^2 scale of the
     reconstruction mean. Shapes: mu, logstd [N, D] -> [].
     """
+    if mu.shape != logstd.shape or mu.dim() != 2:
+        raise ValueError(f"kl_term: mu and logstd must both be [N, D], got {list(mu.shape)} "
+                         f"and {list(logstd.shape)}")
     n = mu.shape[0]
     inner = 1 + 2 * logstd - mu.pow(2) - torch.exp(logstd).pow(2)   # [N, D]
     return -(0.5 / n) * inner.sum(-1).mean()

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import operator
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..ops import dropout_mask
 
-__all__ = ["check_features", "dropout"]
+__all__ = ["check_dims", "check_features", "dropout"]
+
+
+def check_dims(layer: str, **dims: int | None) -> None:
+    """A layer's sizes at construction: each a positive int (None: the option is off)."""
+    for name, v in dims.items():
+        if v is None:
+            continue
+        try:
+            ok = not isinstance(v, bool) and operator.index(v) >= 1   # numpy ints are fine
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{layer}: {name} must be a positive int, got {v!r}")
 
 
 def check_features(layer: str, x: Tensor, width: int, rows: int | None = None,

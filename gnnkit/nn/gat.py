@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from .. import ops
 from ..graph import Graph
-from .functional import check_features, dropout
+from .functional import check_dims, check_features, dropout
 from .gcn import glorot_
 
 __all__ = ["GATConv"]
@@ -52,6 +52,10 @@ class GATConv(nn.Module):
                  negative_slope: float = 0.2, attn_dropout: float = 0.0, bias: bool = True,
                  edge_dim: int | None = None, fused: bool = True) -> None:
         super().__init__()
+        check_dims("GATConv", in_dim=in_dim, out_dim=out_dim, num_heads=num_heads,
+                   edge_dim=edge_dim)
+        if not 0.0 <= attn_dropout <= 1.0:
+            raise ValueError(f"GATConv: attn_dropout must lie in [0, 1], got {attn_dropout}")
         self.in_dim, self.out_dim, self.num_heads = in_dim, out_dim, num_heads
         self.concat, self.negative_slope, self.attn_dropout = concat, negative_slope, attn_dropout
         self.edge_dim, self.fused = edge_dim, fused

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from .. import ops
 from ..graph import Graph
-from .functional import check_features
+from .functional import check_dims, check_features
 
 __all__ = ["GCNConv", "glorot_"]
 
@@ -41,6 +41,7 @@ class GCNConv(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, bias: bool = True,
                  add_self_loops: bool = True, normalize: bool = True) -> None:
         super().__init__()
+        check_dims("GCNConv", in_dim=in_dim, out_dim=out_dim)
         self.in_dim, self.out_dim = in_dim, out_dim
         self.add_self_loops, self.normalize = add_self_loops, normalize
         self.weight = nn.Parameter(torch.empty(in_dim, out_dim))

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ..graph import Graph
 from ..ops import to_dense_batch
-from .functional import check_features
+from .functional import check_dims, check_features
 
 __all__ = ["MemoryLayer", "init_keys_kmeans", "kl_target", "kmeans", "memory_kl_loss"]
 
@@ -53,6 +53,7 @@ class MemoryLayer(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, num_keys: int, num_heads: int = 1,
                  tau: float = 1.0, negative_slope: float = 0.01) -> None:
         super().__init__()
+        check_dims("MemoryLayer", in_dim=in_dim, out_dim=out_dim)
         if num_keys < 1 or num_heads < 1:
             raise ValueError(f"num_keys and num_heads must be >= 1, got {num_keys}, {num_heads}")
         if not tau > 0:

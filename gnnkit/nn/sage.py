@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from .. import ops
 from ..graph import Graph
-from .functional import check_features
+from .functional import check_dims, check_features
 from .gcn import glorot_
 
 __all__ = ["SAGEConv", "AGGREGATORS"]
@@ -54,6 +54,7 @@ class SAGEConv(nn.Module):
                  normalize: bool = False, bias: bool = True, root_weight: bool = True,
                  pool_dim: int | None = None) -> None:
         super().__init__()
+        check_dims("SAGEConv", in_dim=in_dim, out_dim=out_dim, pool_dim=pool_dim)
         if aggregator not in AGGREGATORS:
             raise ValueError(f"unknown aggregator {aggregator!r}; "
                              f"choose one of {', '.join(AGGREGATORS)}")

@@ -63,3 +63,37 @@ def test_wrong_input_is_a_clear_error(case):
     call, message = CASES[case]
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: GCNConv(0, 2), r"GCNConv: in_dim must be a positive int, got 0"),
+    (lambda: GCNConv(2.0, 2), r"GCNConv: in_dim must be a positive int, got 2.0"),
+    (lambda: SAGEConv(2, 2, "pool", pool_dim=0), r"SAGEConv: pool_dim must be a positive int"),
+    (lambda: GATConv(2, 2, num_heads=0), r"GATConv: num_heads must be a positive int, got 0"),
+    (lambda: GATConv(2, 2, edge_dim=0), r"GATConv: edge_dim must be a positive int"),
+    (lambda: GATConv(2, 2, attn_dropout=1.5), r"attn_dropout must lie in \[0, 1\], got 1.5"),
+    (lambda: MemoryLayer(2, 0, 3), r"MemoryLayer: out_dim must be a positive int, got 0"),
+])
+def test_wrong_sizes_fail_at_construction(build, message):
+    # these built zero-size weights (or none) and failed, or silently did nothing, later
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_sizes_may_be_numpy_integers():
+    import numpy as np
+
+    assert GCNConv(np.int64(3), 2).in_dim == 3
+
+
+def test_autoencoder_losses_check_their_inputs():
+    from gnnkit.models.losses import full_recon_loss, kl_term, sampled_recon_loss
+
+    z = torch.randn(4, 2)
+    for loss in (full_recon_loss, sampled_recon_loss):
+        with pytest.raises(ValueError, match=r"edge_index holds node ids in \[0, 7\], but z "
+                                             r"has 4 rows"):
+            loss(z, torch.tensor([[0], [7]]))
+    with pytest.raises(ValueError, match=r"mu and logstd must both be \[N, D\], got \[4, 2\] "
+                                         r"and \[3, 2\]"):
+        kl_term(z, torch.randn(3, 2))
