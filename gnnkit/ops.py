@@ -75,6 +75,12 @@ def scatter(src: Tensor, index: Tensor, dim_size: int, reduce: str = "sum") -> T
     if index.numel() and not (0 <= int(index.min()) and int(index.max()) < dim_size):
         raise ValueError(f"scatter: index holds values in [{int(index.min())}, "
                          f"{int(index.max())}], outside [0, dim_size = {dim_size})")
+    return _scatter(src, index, dim_size, reduce)
+
+
+def _scatter(src: Tensor, index: Tensor, dim_size: int, reduce: str) -> Tensor:
+    """:func:`scatter` without its checks, for indices that are valid by construction (a
+    Graph's edge ids): the range check reads two numbers back, a sync on CUDA."""
     shape = (dim_size,) + tuple(src.shape[1:])
     if reduce in ("sum", "mean"):
         out = src.new_zeros(shape).index_add(0, index, src)
@@ -413,7 +419,7 @@ def edge_softmax(logits: Tensor, dst: Tensor, num_nodes: int) -> Tensor:
                          f"({logits.shape[0]}), got shape {list(dst.shape)}")
     m = scatter(logits.detach(), dst, num_nodes, "max")[dst]  # shift for stability
     e = (logits - m).exp()
-    return e / (scatter(e, dst, num_nodes)[dst] + 1e-16)
+    return e / (_scatter(e, dst, num_nodes, "sum")[dst] + 1e-16)
 
 
 class _SegmentSoftmax(torch.autograd.Function):
@@ -855,7 +861,7 @@ def gat_graph(g: Graph) -> Graph:
         ar = torch.arange(n, device=g.device)
         ea = None
         if h.edge_attr is not None:
-            ea = torch.cat([h.edge_attr, scatter(h.edge_attr, h.edge_index[1], n, "mean")])
+            ea = torch.cat([h.edge_attr, _scatter(h.edge_attr, h.edge_index[1], n, "mean")])
         ew = None
         if h.edge_weight is not None:
             ew = torch.cat([h.edge_weight, h.edge_weight.new_ones(n)])
