@@ -316,7 +316,42 @@ def _measure(args: argparse.Namespace) -> dict:
         infer()
         sync()
         infer_s = time.perf_counter() - t0
-    return {"epoch_s": statistics.median(times), "infer_s": infer_s, "peak_bytes": mem}
+    res = {"epoch_s": statistics.median(times), "infer_s": infer_s, "peak_bytes": mem}
+    if args.profile:
+        res["profile"] = _profile_epoch(epoch, sync, dev)
+    return res
+
+
+def _profile_epoch(epoch, sync, dev) -> dict:  # noqa: ANN001
+    """One more training epoch under torch.profiler: how many operators it dispatches, how
+    many kernels it launches on CUDA, and the operators with the most self time. On a small
+    graph, where an epoch is launch-bound, the counts say more than the times."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        epoch()
+        sync()
+    events = prof.events()
+    aten = sum(1 for e in events if e.name.startswith("aten::") and e.cpu_parent is None)
+    kernels = sum(1 for e in events if e.device_type == torch.autograd.DeviceType.CUDA)
+    key = "self_device_time_total" if dev.type == "cuda" else "self_cpu_time_total"
+    avg = sorted(prof.key_averages(), key=lambda e: getattr(e, key, 0.0), reverse=True)
+    top = [(e.key, round(getattr(e, key, 0.0) / 1e3, 3), e.count) for e in avg[:6]]
+    return {"top_level_aten_ops": aten, "cuda_kernels": kernels, "top_ms": top}
+
+
+def profile_rows(runs: dict[str, list[dict]], dataset: str, model: str) -> list[str]:
+    """``--profile``: one row per framework, from its first repeat that has a profile."""
+    rows = []
+    for fw, rs in runs.items():
+        p = next((r["profile"] for r in rs if "profile" in r), None)
+        if p is not None:
+            top = ", ".join(f"{name} {ms} ms x{n}" for name, ms, n in p["top_ms"][:4])
+            rows.append(f"| {dataset} | {model} | {fw} | {p['top_level_aten_ops']} | "
+                        f"{p['cuda_kernels']} | {top} |")
+    return rows
 
 
 # --------------------------------------------------------------------------- parent side
@@ -325,6 +360,7 @@ def run_case(fw: str, model: str, dataset: str, a: argparse.Namespace) -> dict:
            "--dataset", dataset, "--epochs", str(a.epochs), "--warmup", str(a.warmup),
            "--device", a.device, "--mem-limit-gb", str(a.mem_limit_gb)]
     cmd += ["--root", a.root] if a.root else []
+    cmd += ["--profile"] if a.profile else []
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
     except subprocess.TimeoutExpired:
@@ -393,6 +429,9 @@ def main() -> None:
     ap.add_argument("--memory-repeats", type=int, default=20,
                     help="timed runs per size of the memory-layer comparison")
     ap.add_argument("--out", help="also write the Markdown table here")
+    ap.add_argument("--profile", action="store_true",
+                    help="also profile one extra epoch per case: operators dispatched, CUDA "
+                    "kernels launched and the costliest operators (a second table)")
     ap.add_argument("--from-log", metavar="LOG",
                     help="rebuild the table from the stderr of an earlier run (e.g. one cut off "
                     "by a time limit): the repeats that every framework of a case completed")
@@ -417,7 +456,7 @@ def main() -> None:
         d for d in a.datasets.split(",") if d not in DATASETS]
     if unknown:
         ap.error(f"unknown {unknown}; models: {', '.join(MODELS)}; datasets: {', '.join(DATASETS)}")
-    rows = []
+    rows, prof_rows = [], []
     for dataset in a.datasets.split(","):
         for model in (m for m in models if m != "memory"):
             fws = a.frameworks.split(",")
@@ -432,6 +471,7 @@ def main() -> None:
                     res = run_case(fw, model, dataset, a)
                     runs[fw].append(res)
                     print(f"# {dataset} {model} {fw} rep{r}: {res}", file=sys.stderr, flush=True)
+            prof_rows += profile_rows(runs, dataset, model)
             if model in LINK_MODELS:
                 for ours, loss in (("gnnkit", "full"), (SAMPLED, "sampled")):
                     if ours in runs:
@@ -450,6 +490,12 @@ def main() -> None:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += rows
+    if prof_rows:
+        lines += ["", "One profiled training epoch per case (`--profile`): top-level operators "
+                  "dispatched, CUDA kernels launched, and the operators with the most self time "
+                  "(device time on CUDA).", "",
+                  "| dataset | model | framework | operators | CUDA kernels | costliest |",
+                  "|---|---|---|---:|---:|---|"] + prof_rows
     table = "\n".join(lines)
     print(table)
     if a.out:

@@ -28,3 +28,20 @@ def test_table_from_log_pairs_only_completed_repeats(benchmark_script):
     assert "torch.sparse fails: boom" in cells[3]
     assert cells[4] == "**1.75**"
     assert cells[7:] == ["100 MB", "200 MB", "0.50", "2"]
+
+
+def test_profile_counts_the_operators_of_one_epoch(benchmark_script):
+    import torch
+
+    bench = benchmark_script("speed/bench_epoch.py")
+    w = torch.randn(8, 8, requires_grad=True)
+
+    def epoch():
+        (torch.randn(4, 8) @ w).relu().sum().backward()
+
+    p = bench._profile_epoch(epoch, lambda: None, torch.device("cpu"))
+    assert p["top_level_aten_ops"] >= 3 and p["cuda_kernels"] == 0      # randn, mm, relu, ...
+    assert {name for name, _, _ in p["top_ms"]} & {"aten::mm", "aten::relu", "aten::randn"}
+    rows = bench.profile_rows({"gnnkit": [{"epoch_s": 1.0}, {"profile": p}]}, "cora", "gcn")
+    assert len(rows) == 1 and rows[0].startswith(
+        f"| cora | gcn | gnnkit | {p['top_level_aten_ops']} | 0 | ")
