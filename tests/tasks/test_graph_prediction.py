@@ -401,3 +401,12 @@ def test_max_nodes_that_drops_every_graph_is_an_error():
     with pytest.raises(ConfigError, match="--max-nodes 2 drops every graph of 'synthetic' "
                                           r"\(the smallest has \d+ nodes\)"):
         run_folds(cfg)
+
+
+def test_molnet_errors_shares_of_the_worst_molecules(benchmark_script):
+    shares = benchmark_script("graph_prediction/molnet_errors.py").error_shares
+    # squared errors 9, 4, 1, 1, 1: the worst carries 9/16, the worst three 14/16
+    out = shares([1.0, 9.0, 1.0, 4.0, 1.0], ks=(1, 3, 5))
+    assert [k for k, _, _ in out] == [1, 3]                       # k >= count: left out
+    assert out[0][1] == pytest.approx(9 / 16) and out[0][2] == pytest.approx((7 / 4) ** 0.5)
+    assert out[1][1] == pytest.approx(14 / 16) and out[1][2] == pytest.approx(1.0)
