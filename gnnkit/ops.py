@@ -57,6 +57,14 @@ warnings.filterwarnings("ignore", message=".*Sparse invariant checks are implici
 _REDUCE = ("sum", "mean", "max", "min")
 
 
+def _check_node_rows(op: str, t: Tensor, g: Graph, what: str = "t") -> None:
+    """A node tensor must have one row per node of the graph it is used with (shape only:
+    no sync)."""
+    if t.dim() < 1 or t.shape[0] != g.num_nodes:
+        raise ValueError(f"{op}: {what} must have one row per node ({g.num_nodes}), got shape "
+                         f"{list(t.shape)}")
+
+
 def _check_reduce(reduce: str) -> None:
     if reduce not in _REDUCE:
         raise ValueError(f"reduce must be one of {', '.join(_REDUCE)}; got {reduce!r}")
@@ -141,6 +149,9 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = "sum") -> Tensor:
 def degree(index: Tensor, num_nodes: int, weight: Tensor | None = None,
            dtype: torch.dtype | None = None) -> Tensor:
     """deg[i] = sum_{e: index[e] = i} weight[e] (weight 1 when None).  [E] -> [N]"""
+    if index.numel() and not (0 <= int(index.min()) and int(index.max()) < num_nodes):
+        raise ValueError(f"degree: index holds values in [{int(index.min())}, "
+                         f"{int(index.max())}], outside [0, num_nodes = {num_nodes})")
     if weight is None:
         return torch.bincount(index, minlength=num_nodes).to(dtype or torch.float32)
     return weight.new_zeros(num_nodes).index_add(0, index, weight)
@@ -294,11 +305,13 @@ class _Gather(torch.autograd.Function):
 
 def gather_src(g: Graph, t: Tensor) -> Tensor:
     """Source rows of every edge in CSR order, t[src_e].   [N, *] -> [E, *]"""
+    _check_node_rows("gather_src", t, g)
     return _Gather.apply(_structure(g), t, True)
 
 
 def gather_dst(g: Graph, t: Tensor) -> Tensor:
     """Destination rows of every edge in CSR order, t[dst_e].   [N, *] -> [E, *]"""
+    _check_node_rows("gather_dst", t, g)
     return _Gather.apply(_structure(g), t, False)
 
 
@@ -404,6 +417,11 @@ def spmm(g: Graph, x: Tensor, edge_weight: Tensor | None = None, reduce: str = "
 
 def sddmm(g: Graph, a: Tensor, b: Tensor) -> Tensor:
     """Edge scores out[e] = <a[dst_e], b[src_e]> in COO order.  a, b [N, C] -> [E]."""
+    _check_node_rows("sddmm", a, g, "a")
+    _check_node_rows("sddmm", b, g, "b")
+    if a.shape[1:] != b.shape[1:]:
+        raise ValueError(f"sddmm: a and b must have the same width, got {list(a.shape)} and "
+                         f"{list(b.shape)}")
     src, dst = g.edge_index
     return (a[dst] * b[src]).sum(-1)
 
@@ -508,6 +526,10 @@ def multihead_spmm(g: Graph, alpha_csr: Tensor, h: Tensor) -> Tensor:
 
     Shapes: alpha_csr [E, H] in CSR order, h [N, H, C] -> [N, H, C].
     """
+    _check_node_rows("multihead_spmm", h, g, "h")
+    if h.dim() != 3 or tuple(alpha_csr.shape) != (g.num_edges, h.shape[1]):
+        raise ValueError(f"multihead_spmm: expected alpha_csr [E={g.num_edges}, H] and h [N, H, "
+                         f"C]; got {list(alpha_csr.shape)} and {list(h.shape)}")
     if g.num_edges == 0:
         return h.new_zeros(h.shape)
     return _MultiHeadSpMM.apply(_structure(g), alpha_csr, h)
@@ -907,6 +929,7 @@ def to_dense_batch(x: Tensor, g: Graph, fill_value: float = 0.0,
 
     ``g`` must be a batch (``ptr`` set) or a single graph (one row).
     """
+    _check_node_rows("to_dense_batch", x, g, "x")
     if g.ptr is None:
         ptr = torch.tensor([0, g.num_nodes], device=x.device)
         b = torch.zeros(g.num_nodes, dtype=torch.long, device=x.device)

@@ -628,6 +628,9 @@ def test_to_dense_batch_gradient_flows_to_rows():
 
 
 # --------------------------------------------------------------------------- bad input
+_TRI = Graph(torch.tensor([[0, 1, 2], [1, 2, 0]]), 3)
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: ops.scatter(torch.randn(4, 2), torch.tensor([0, 1, 9, 2]), 3),
      r"index holds values in \[0, 9\], outside \[0, dim_size = 3\)"),
@@ -641,6 +644,18 @@ def test_to_dense_batch_gradient_flows_to_rows():
     (lambda: ops.segment(torch.randn(4, 2), torch.tensor([1, 4])), r"offsets from 0"),
     (lambda: ops.edge_softmax(torch.randn(3, 2), torch.tensor([0, 1]), 3),
      r"dst must have one entry per row of logits \(3\)"),
+    # these four returned numbers for a node tensor that does not fit the graph
+    (lambda: ops.gather_src(_TRI, torch.randn(5, 2)),
+     r"gather_src: t must have one row per node \(3\), got shape \[5, 2\]"),
+    (lambda: ops.degree(torch.tensor([0, 5]), 3),
+     r"degree: index holds values in \[0, 5\], outside \[0, num_nodes = 3\)"),
+    (lambda: ops.multihead_spmm(_TRI, torch.randn(2, 2), torch.randn(3, 2, 4)),
+     r"expected alpha_csr \[E=3, H\] and h \[N, H, C\]; got \[2, 2\] and \[3, 2, 4\]"),
+    (lambda: ops.gather_dst(_TRI, torch.randn(2, 2)), r"gather_dst: t must have one row per"),
+    (lambda: ops.sddmm(_TRI, torch.randn(2, 3), torch.randn(3, 3)), r"sddmm: a must have one"),
+    (lambda: ops.sddmm(_TRI, torch.randn(3, 3), torch.randn(3, 2)), r"the same width"),
+    (lambda: ops.to_dense_batch(torch.randn(5, 2), batch([_TRI, _TRI])),
+     r"to_dense_batch: x must have one row per node \(6\)"),
 ])
 def test_ops_reject_inconsistent_indices(call, message):
     # segment used to read past the end of src (segment_reduce with unsafe=True) and return
