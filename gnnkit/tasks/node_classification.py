@@ -167,6 +167,38 @@ def _device(name: str) -> torch.device:
     return dev
 
 
+def _check_splits(ds: NodeDataset) -> None:
+    """Split ids that index the graph, parts that do not share nodes, and labels in
+    [0, num_classes) on every node of a split: a ConfigError naming the problem, instead of an
+    IndexError from inside the loss or a test accuracy that counts training nodes."""
+    n, parts = ds.graph.num_nodes, {}
+    for k in ("train", "val", "test"):
+        idx = getattr(ds, f"{k}_idx")
+        if not isinstance(idx, torch.Tensor) or idx.dim() != 1 or idx.dtype.is_floating_point \
+                or idx.dtype == torch.bool:
+            raise ConfigError(f"data set {ds.name!r}: {k}_idx must be a 1-D tensor of node ids")
+        if idx.numel() and not (0 <= int(idx.min()) and int(idx.max()) < n):
+            raise ConfigError(f"data set {ds.name!r}: {k}_idx holds ids in [{int(idx.min())}, "
+                              f"{int(idx.max())}], but the graph has {n} nodes")
+        if torch.unique(idx).numel() != idx.numel():
+            raise ConfigError(f"data set {ds.name!r}: {k}_idx repeats node ids")
+        parts[k] = idx.cpu()
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        shared = parts[a][torch.isin(parts[a], parts[b])]
+        if shared.numel():
+            raise ConfigError(f"data set {ds.name!r}: {a}_idx and {b}_idx share "
+                              f"{shared.numel()} node(s) (e.g. node {int(shared[0])}); the "
+                              f"parts of a split must be disjoint")
+    y = ds.graph.y
+    if y is not None and y.dim() == 1 and not y.dtype.is_floating_point:
+        used = y[torch.cat(list(parts.values())).to(y.device)]
+        if used.numel() and not (0 <= int(used.min()) and int(used.max()) < ds.num_classes):
+            raise ConfigError(f"data set {ds.name!r}: the nodes of the split have labels in "
+                              f"[{int(used.min())}, {int(used.max())}], but num_classes = "
+                              f"{ds.num_classes} (labels must lie in [0, num_classes); nodes "
+                              f"outside every split may carry any label, e.g. -1)")
+
+
 def prepare(ds: NodeDataset, device: str | torch.device = "cpu",
             reorder: str = "none") -> NodeData:
     """A :class:`NodeDataset` on ``device`` ("auto": cuda when available), ready to train.
@@ -177,6 +209,7 @@ def prepare(ds: NodeDataset, device: str | torch.device = "cpu",
     numbers fall on rows in another order: a run is then equivalent in distribution to the
     plain one, not equal number for number.
     """
+    _check_splits(ds)
     g, order = ds.graph, None
     if reorder != "none":
         from ..reorder import reorder as reorder_graph

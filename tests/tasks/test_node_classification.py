@@ -277,3 +277,27 @@ def test_gcn_on_cora_matches_the_paper(shared_datasets):
     m = run(cfg, seed=0)
     assert m["test_acc"] > 0.78
     assert m["epochs"] <= 200
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda ds: {"train_idx": torch.tensor([0, 99])},
+     r"train_idx holds ids in \[0, 99\], but the graph has 60 nodes"),
+    (lambda ds: {"val_idx": ds.train_idx}, r"train_idx and val_idx share \d+ node\(s\)"),
+    (lambda ds: {"test_idx": torch.tensor([1, 1])}, r"test_idx repeats node ids"),
+    (lambda ds: {"train_idx": torch.tensor([0.0, 1.0])}, r"train_idx must be a 1-D tensor"),
+    (lambda ds: {"num_classes": 2}, r"labels in \[0, 2\], but num_classes = 2"),
+])
+def test_prepare_rejects_inconsistent_splits_and_labels(change, message):
+    # out-of-range ids and labels failed inside the loss; overlapping parts ran silently
+    ds = csbm(num_nodes=60, num_classes=3, num_features=8, seed=0)
+    with pytest.raises(ConfigError, match=message):
+        prepare(replace(ds, **change(ds)))
+
+
+def test_prepare_accepts_any_label_outside_the_split():
+    ds = csbm(num_nodes=60, num_classes=3, num_features=8, seed=0)
+    y = ds.graph.y.clone()
+    y[ds.test_idx] = -1                                     # unlabeled: not in any part now
+    ds = replace(ds, graph=ds.graph._derive(y=y), test_idx=ds.val_idx[:2],
+                 val_idx=ds.val_idx[2:])
+    assert prepare(ds).splits["test"].numel() == 2
