@@ -646,6 +646,25 @@ def _check_regression_options(cfg: GraphConfig) -> None:
             f"of splits with --seeds")
 
 
+def _check_targets(ds) -> None:  # noqa: ANN001
+    """One target per graph: a class id in [0, num_classes), or (regression) a finite number.
+    A ConfigError that names the first bad graph, instead of an error from inside the loss."""
+    for i, g in enumerate(ds.graphs):
+        y = g.y
+        if y is None or y.numel() != 1:
+            got = "no target" if y is None else f"a target of shape {list(y.shape)}"
+            raise ConfigError(f"data set {ds.name!r}: graph {i} has {got}; graph-level tasks "
+                              f"need one target (y) per graph")
+        v = float(y.reshape(()))
+        if ds.num_classes is None:
+            if not math.isfinite(v):
+                raise ConfigError(f"data set {ds.name!r}: graph {i} has target {v}")
+        elif y.dtype.is_floating_point or not 0 <= v < ds.num_classes:
+            raise ConfigError(f"data set {ds.name!r}: graph {i} has label {y.reshape(()).item()!r}"
+                              f", but labels must be class ids in [0, num_classes = "
+                              f"{ds.num_classes})")
+
+
 def _check_splits(cfg: GraphConfig, ds, splits: list) -> None:  # noqa: ANN001
     """Every run needs graphs to train on, to select with and (holdout) to test, and a
     cross-validation needs at least one graph per fold: too few graphs (a small data set, or
@@ -691,6 +710,7 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
     _device(cfg.device)        # and so does a device this machine lacks
     log = log if (log is not None and not cfg.quiet) else (lambda _m: None)
     ds = data if data is not None else load_graph_data(cfg)
+    _check_targets(ds)
     if ds.num_classes is None:
         _check_regression_options(cfg)
     splits = fold_splits(cfg, torch.cat([g.y.view(-1) for g in ds.graphs]),

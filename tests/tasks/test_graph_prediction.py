@@ -410,3 +410,22 @@ def test_molnet_errors_shares_of_the_worst_molecules(benchmark_script):
     assert [k for k, _, _ in out] == [1, 3]                       # k >= count: left out
     assert out[0][1] == pytest.approx(9 / 16) and out[0][2] == pytest.approx((7 / 4) ** 0.5)
     assert out[1][1] == pytest.approx(14 / 16) and out[1][2] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("y, message", [
+    (torch.tensor([5]), r"graph 3 has label 5, but labels must be class ids in \[0, "
+                        r"num_classes = 2\)"),
+    (torch.tensor([-1]), r"graph 3 has label -1"),
+    (torch.tensor([0.0]), r"graph 3 has label 0.0"),
+    (torch.tensor([0, 1]), r"graph 3 has a target of shape \[2\]; graph-level tasks need one"),
+])
+def test_graph_targets_are_checked_before_training(y, message):
+    from dataclasses import replace
+
+    ds = cycles_vs_cliques(20)
+    graphs = list(ds.graphs)
+    graphs[3] = graphs[3]._derive(y=y)
+    cfg = make_config("graph", model="gmn", dataset="synthetic", epochs=1, folds=2,
+                      save=False, quiet=True)
+    with pytest.raises(ConfigError, match=message):
+        run_folds(cfg, data=replace(ds, graphs=graphs))
