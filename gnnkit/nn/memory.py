@@ -105,7 +105,7 @@ class MemoryLayer(nn.Module):
             raise ValueError(f"MemoryLayer: q must be a padded batch [B, N, {self.in_dim}], got "
                              f"{list(q.shape) if isinstance(q, Tensor) else type(q).__name__}"
                              f" (packed rows of a gnnkit.batch go to forward_batch)")
-        check_features("MemoryLayer", q.reshape(-1, q.shape[-1]), self.in_dim, what="q")
+        check_features("MemoryLayer", q[:1].flatten(0, 1), self.in_dim, what="q")  # one graph
         if mask is not None and tuple(mask.shape) != tuple(q.shape[:2]):
             raise ValueError(f"MemoryLayer: mask must have shape [B, N] = {list(q.shape[:2])}, "
                              f"got {list(mask.shape)}")
