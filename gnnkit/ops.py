@@ -128,12 +128,24 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = "sum") -> Tensor:
     Shapes: src [E, *] (sorted by segment), ptr [S + 1] -> [S, *].
     """
     _check_reduce(reduce)
-    lengths = ptr.diff()
+    _check_ptr("segment", ptr, src.shape[0])
+    return _segment(src, ptr, reduce)
+
+
+def _check_ptr(op: str, ptr: Tensor, rows: int) -> None:
+    """Segment offsets: 1-D, from 0 to ``rows``, non-decreasing (reads values: a sync on
+    CUDA, so only where the offsets come from the caller)."""
     if (ptr.dim() != 1 or ptr.numel() < 1 or int(ptr[0]) != 0
-            or int(ptr[-1]) != src.shape[0] or bool((lengths < 0).any())):
-        raise ValueError(f"segment: ptr must be non-decreasing offsets from 0 to "
-                         f"src.shape[0] = {src.shape[0]} ([S + 1] entries), got "
+            or int(ptr[-1]) != rows or bool((ptr.diff() < 0).any())):
+        raise ValueError(f"{op}: ptr must be non-decreasing offsets from 0 to "
+                         f"src.shape[0] = {rows} ([S + 1] entries), got "
                          f"{ptr.tolist() if ptr.numel() <= 8 else list(ptr.shape)}")
+
+
+def _segment(src: Tensor, ptr: Tensor, reduce: str) -> Tensor:
+    """:func:`segment` without its checks, for a Graph's own CSR pointers (valid by
+    construction; the checks read values back, a sync on CUDA)."""
+    lengths = ptr.diff()
     if src.shape[0] == 0:
         return src.new_zeros((lengths.numel(),) + tuple(src.shape[1:]))
     if reduce in ("max", "min"):
@@ -395,7 +407,7 @@ def spmm(g: Graph, x: Tensor, edge_weight: Tensor | None = None, reduce: str = "
             # Forward + backward 0.2x the time of the gather + segment path (PubMed, F = 500).
             return torch.sparse.mm(s.matrix(s.ones(x.dtype)), x.contiguous(),
                                    reduce="amax" if reduce == "max" else "amin")
-        return segment(x[s.col.long()], g.csr[0], reduce)
+        return _segment(x[s.col.long()], g.csr[0], reduce)
     if g.num_edges == 0:
         return x.new_zeros(x.shape)
     if x.dim() != 2:
@@ -445,9 +457,9 @@ class _SegmentSoftmax(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits: Tensor, ptr: Tensor, seg_id: Tensor) -> Tensor:  # noqa: ANN001
-        m = segment(logits, ptr, "max")  # [S, *]
+        m = _segment(logits, ptr, "max")  # [S, *]
         e = (logits - m.index_select(0, seg_id)).exp_()
-        s = segment(e, ptr, "sum")
+        s = _segment(e, ptr, "sum")
         alpha = e.div_(s.index_select(0, seg_id) + 1e-16)
         ctx.save_for_backward(alpha, ptr, seg_id)
         return alpha
@@ -456,7 +468,7 @@ class _SegmentSoftmax(torch.autograd.Function):
     def backward(ctx, grad: Tensor):  # noqa: ANN205
         alpha, ptr, seg_id = ctx.saved_tensors
         ag = alpha * grad
-        return ag - alpha * segment(ag, ptr, "sum").index_select(0, seg_id), None, None
+        return ag - alpha * _segment(ag, ptr, "sum").index_select(0, seg_id), None, None
 
 
 def segment_softmax(logits: Tensor, ptr: Tensor, seg_id: Tensor | None = None) -> Tensor:
@@ -464,6 +476,7 @@ def segment_softmax(logits: Tensor, ptr: Tensor, seg_id: Tensor | None = None) -
 
     Shapes: logits [E, *], ptr [S + 1], seg_id [E] (segment of each row; derived if None).
     """
+    _check_ptr("segment_softmax", ptr, logits.shape[0])
     if seg_id is None:
         seg_id = torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=ptr.device),
                                          ptr.diff())

@@ -642,6 +642,8 @@ _TRI = Graph(torch.tensor([[0, 1, 2], [1, 2, 0]]), 3)
      r"ptr must be non-decreasing offsets from 0 to src.shape\[0\] = 4"),
     (lambda: ops.segment(torch.randn(4, 2), torch.tensor([0, 3, 2, 4])), r"non-decreasing"),
     (lambda: ops.segment(torch.randn(4, 2), torch.tensor([1, 4])), r"offsets from 0"),
+    (lambda: ops.segment_softmax(torch.randn(3, 2), torch.tensor([0, 1, 9])),
+     r"segment_softmax: ptr must be non-decreasing offsets from 0 to src.shape\[0\] = 3"),
     (lambda: ops.edge_softmax(torch.randn(3, 2), torch.tensor([0, 1]), 3),
      r"dst must have one entry per row of logits \(3\)"),
     # these four returned numbers for a node tensor that does not fit the graph
