@@ -482,12 +482,7 @@ def main() -> None:
                     runs[fw].append(res)
                     print(f"# {dataset} {model} {fw} rep{r}: {res}", file=sys.stderr, flush=True)
             prof_rows += profile_rows(runs, dataset, model)
-            if model in LINK_MODELS:
-                for ours, loss in (("gnnkit", "full"), (SAMPLED, "sampled")):
-                    if ours in runs:
-                        rows.append(summarise(dataset, f"{model} ({loss} loss)", runs, ours))
-            else:
-                rows.append(summarise(dataset, model, runs, "gnnkit"))
+            rows += case_rows(dataset, model, runs)
     if "memory" in models:
         rows += memory_layer_rows(a, torch.get_num_threads())
     lines = [
@@ -573,13 +568,17 @@ def table_from_log(text: str) -> list[str]:
     for (dataset, model), by_fw in cases.items():
         reps = sorted(set.intersection(*(set(r) for r in by_fw.values())))
         runs = {fw: [r[i] for i in reps] for fw, r in by_fw.items()}
-        pairs = ((("gnnkit", "full"), (SAMPLED, "sampled")) if model in LINK_MODELS
-                 else (("gnnkit", None),))
-        for ours, loss in pairs:
-            if ours in runs:
-                label = model if loss is None else f"{model} ({loss} loss)"
-                rows.append(summarise(dataset, label, runs, ours) + f" {len(reps)} |")
+        rows += [row + f" {len(reps)} |" for row in case_rows(dataset, model, runs)]
     return rows
+
+
+def case_rows(dataset: str, model: str, runs: dict[str, list[dict]]) -> list[str]:
+    """The table rows of one (dataset, model) case: one row, or for gae/vgae one per loss
+    (gnnkit's full loss and its sampled loss, each against PyG)."""
+    if model not in LINK_MODELS:
+        return [summarise(dataset, model, runs, "gnnkit")]
+    return [summarise(dataset, f"{model} ({loss} loss)", runs, ours)
+            for ours, loss in (("gnnkit", "full"), (SAMPLED, "sampled")) if ours in runs]
 
 
 def _form(fw: str) -> str:
