@@ -53,9 +53,8 @@ class MemoryLayer(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, num_keys: int, num_heads: int = 1,
                  tau: float = 1.0, negative_slope: float = 0.01) -> None:
         super().__init__()
-        check_dims("MemoryLayer", in_dim=in_dim, out_dim=out_dim)
-        if num_keys < 1 or num_heads < 1:
-            raise ValueError(f"num_keys and num_heads must be >= 1, got {num_keys}, {num_heads}")
+        check_dims("MemoryLayer", in_dim=in_dim, out_dim=out_dim, num_keys=num_keys,
+                   num_heads=num_heads)
         if not tau > 0:
             raise ValueError(f"tau must be > 0, got {tau}")
         self.in_dim, self.out_dim = in_dim, out_dim
