@@ -57,12 +57,22 @@ warnings.filterwarnings("ignore", message=".*Sparse invariant checks are implici
 _REDUCE = ("sum", "mean", "max", "min")
 
 
-def _check_node_rows(op: str, t: Tensor, g: Graph, what: str = "t") -> None:
+def ids_outside(ids: Tensor, n: int) -> tuple[int, int] | None:
+    """``(min, max)`` of integer ``ids`` when one of them lies outside ``[0, n)``, else None
+    (also for no ids). One pass and one read-back (a sync on CUDA): for ids that come from
+    the caller, not for a Graph's own, which are valid by construction."""
+    if ids.numel() == 0:
+        return None
+    lo, hi = torch.stack(torch.aminmax(ids.reshape(-1))).tolist()
+    return None if 0 <= lo and hi < n else (lo, hi)
+
+
+def _check_node_rows(op: str, t: Tensor, num_nodes: int, what: str = "t") -> None:
     """A node tensor must have one row per node of the graph it is used with (shape only:
     no sync)."""
-    if t.dim() < 1 or t.shape[0] != g.num_nodes:
-        raise ValueError(f"{op}: {what} must have one row per node ({g.num_nodes}), got shape "
-                         f"{list(t.shape)}")
+    if t.dim() < 1 or t.shape[0] != num_nodes:
+        raise ValueError(f"{op}: {what} has {t.shape[0] if t.dim() else 0} rows but the graph "
+                         f"has {num_nodes} nodes (shape {list(t.shape)})")
 
 
 def _check_reduce(reduce: str) -> None:
@@ -80,9 +90,9 @@ def scatter(src: Tensor, index: Tensor, dim_size: int, reduce: str = "sum") -> T
     if index.dim() != 1 or index.numel() != src.shape[0]:
         raise ValueError(f"scatter: index must have shape [E] with E = src.shape[0] = "
                          f"{src.shape[0]}, got {list(index.shape)}")
-    if index.numel() and not (0 <= int(index.min()) and int(index.max()) < dim_size):
-        raise ValueError(f"scatter: index holds values in [{int(index.min())}, "
-                         f"{int(index.max())}], outside [0, dim_size = {dim_size})")
+    if (bad := ids_outside(index, dim_size)) is not None:
+        raise ValueError(f"scatter: index holds values in [{bad[0]}, {bad[1]}], outside "
+                         f"[0, dim_size = {dim_size})")
     return _scatter(src, index, dim_size, reduce)
 
 
@@ -161,9 +171,9 @@ def _segment(src: Tensor, ptr: Tensor, reduce: str) -> Tensor:
 def degree(index: Tensor, num_nodes: int, weight: Tensor | None = None,
            dtype: torch.dtype | None = None) -> Tensor:
     """deg[i] = sum_{e: index[e] = i} weight[e] (weight 1 when None).  [E] -> [N]"""
-    if index.numel() and not (0 <= int(index.min()) and int(index.max()) < num_nodes):
-        raise ValueError(f"degree: index holds values in [{int(index.min())}, "
-                         f"{int(index.max())}], outside [0, num_nodes = {num_nodes})")
+    if (bad := ids_outside(index, num_nodes)) is not None:
+        raise ValueError(f"degree: index holds values in [{bad[0]}, {bad[1]}], outside "
+                         f"[0, num_nodes = {num_nodes})")
     if weight is None:
         return torch.bincount(index, minlength=num_nodes).to(dtype or torch.float32)
     return weight.new_zeros(num_nodes).index_add(0, index, weight)
@@ -317,13 +327,13 @@ class _Gather(torch.autograd.Function):
 
 def gather_src(g: Graph, t: Tensor) -> Tensor:
     """Source rows of every edge in CSR order, t[src_e].   [N, *] -> [E, *]"""
-    _check_node_rows("gather_src", t, g)
+    _check_node_rows("gather_src", t, g.num_nodes)
     return _Gather.apply(_structure(g), t, True)
 
 
 def gather_dst(g: Graph, t: Tensor) -> Tensor:
     """Destination rows of every edge in CSR order, t[dst_e].   [N, *] -> [E, *]"""
-    _check_node_rows("gather_dst", t, g)
+    _check_node_rows("gather_dst", t, g.num_nodes)
     return _Gather.apply(_structure(g), t, False)
 
 
@@ -395,8 +405,7 @@ def spmm(g: Graph, x: Tensor, edge_weight: Tensor | None = None, reduce: str = "
     x [N, F], edge_weight [E] (COO order) or None -> [N, F].
     """
     _check_reduce(reduce)
-    if x.shape[0] != g.num_nodes:
-        raise ValueError(f"x has {x.shape[0]} rows but the graph has {g.num_nodes} nodes")
+    _check_node_rows("spmm", x, g.num_nodes, "x")
     s = _structure(g)
     if reduce in ("max", "min"):
         if edge_weight is not None:
@@ -429,8 +438,8 @@ def spmm(g: Graph, x: Tensor, edge_weight: Tensor | None = None, reduce: str = "
 
 def sddmm(g: Graph, a: Tensor, b: Tensor) -> Tensor:
     """Edge scores out[e] = <a[dst_e], b[src_e]> in COO order.  a, b [N, C] -> [E]."""
-    _check_node_rows("sddmm", a, g, "a")
-    _check_node_rows("sddmm", b, g, "b")
+    _check_node_rows("sddmm", a, g.num_nodes, "a")
+    _check_node_rows("sddmm", b, g.num_nodes, "b")
     if a.shape[1:] != b.shape[1:]:
         raise ValueError(f"sddmm: a and b must have the same width, got {list(a.shape)} and "
                          f"{list(b.shape)}")
@@ -539,7 +548,7 @@ def multihead_spmm(g: Graph, alpha_csr: Tensor, h: Tensor) -> Tensor:
 
     Shapes: alpha_csr [E, H] in CSR order, h [N, H, C] -> [N, H, C].
     """
-    _check_node_rows("multihead_spmm", h, g, "h")
+    _check_node_rows("multihead_spmm", h, g.num_nodes, "h")
     if h.dim() != 3 or tuple(alpha_csr.shape) != (g.num_edges, h.shape[1]):
         raise ValueError(f"multihead_spmm: expected alpha_csr [E={g.num_edges}, H] and h [N, H, "
                          f"C]; got {list(alpha_csr.shape)} and {list(h.shape)}")
@@ -942,7 +951,7 @@ def to_dense_batch(x: Tensor, g: Graph, fill_value: float = 0.0,
 
     ``g`` must be a batch (``ptr`` set) or a single graph (one row).
     """
-    _check_node_rows("to_dense_batch", x, g, "x")
+    _check_node_rows("to_dense_batch", x, g.num_nodes, "x")
     if g.ptr is None:
         ptr = torch.tensor([0, g.num_nodes], device=x.device)
         b = torch.zeros(g.num_nodes, dtype=torch.long, device=x.device)

@@ -648,16 +648,18 @@ _TRI = Graph(torch.tensor([[0, 1, 2], [1, 2, 0]]), 3)
      r"dst must have one entry per row of logits \(3\)"),
     # these four returned numbers for a node tensor that does not fit the graph
     (lambda: ops.gather_src(_TRI, torch.randn(5, 2)),
-     r"gather_src: t must have one row per node \(3\), got shape \[5, 2\]"),
+     r"gather_src: t has 5 rows but the graph has 3 nodes \(shape \[5, 2\]\)"),
     (lambda: ops.degree(torch.tensor([0, 5]), 3),
      r"degree: index holds values in \[0, 5\], outside \[0, num_nodes = 3\)"),
     (lambda: ops.multihead_spmm(_TRI, torch.randn(2, 2), torch.randn(3, 2, 4)),
      r"expected alpha_csr \[E=3, H\] and h \[N, H, C\]; got \[2, 2\] and \[3, 2, 4\]"),
-    (lambda: ops.gather_dst(_TRI, torch.randn(2, 2)), r"gather_dst: t must have one row per"),
-    (lambda: ops.sddmm(_TRI, torch.randn(2, 3), torch.randn(3, 3)), r"sddmm: a must have one"),
+    (lambda: ops.gather_dst(_TRI, torch.randn(2, 2)),
+     r"gather_dst: t has 2 rows but the graph has 3 nodes"),
+    (lambda: ops.sddmm(_TRI, torch.randn(2, 3), torch.randn(3, 3)),
+     r"sddmm: a has 2 rows but the graph has 3 nodes"),
     (lambda: ops.sddmm(_TRI, torch.randn(3, 3), torch.randn(3, 2)), r"the same width"),
     (lambda: ops.to_dense_batch(torch.randn(5, 2), batch([_TRI, _TRI])),
-     r"to_dense_batch: x must have one row per node \(6\)"),
+     r"to_dense_batch: x has 5 rows but the graph has 6 nodes"),
 ])
 def test_ops_reject_inconsistent_indices(call, message):
     # segment used to read past the end of src (segment_reduce with unsafe=True) and return

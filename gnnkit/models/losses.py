@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..ops import ids_outside
 from ..sampling import negative_pairs
 
 __all__ = ["dense_recon_loss", "full_recon_loss", "kl_term", "recon_weights", "row_block",
@@ -111,9 +112,9 @@ def softplus_gram_sum(z: Tensor, block_rows: int | None = None, block_mb: float 
 def _check_edges(edge_index: Tensor, n: int) -> None:
     if edge_index.dim() != 2 or edge_index.shape[0] != 2:
         raise ValueError(f"edge_index must have shape [2, E], got {list(edge_index.shape)}")
-    if edge_index.numel() and not (0 <= int(edge_index.min()) and int(edge_index.max()) < n):
-        raise ValueError(f"edge_index holds node ids in [{int(edge_index.min())}, "
-                         f"{int(edge_index.max())}], but z has {n} rows")
+    if (bad := ids_outside(edge_index, n)) is not None:
+        raise ValueError(f"edge_index holds node ids in [{bad[0]}, {bad[1]}], but z has {n} "
+                         f"rows")
     if edge_index.numel() and bool((edge_index[0] == edge_index[1]).any()):
         raise ValueError("edge_index must not hold self-loops: the target adds I itself")
 

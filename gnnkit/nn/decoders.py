@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..ops import ids_outside
+
 __all__ = ["InnerProductDecoder"]
 
 
@@ -36,11 +38,11 @@ class InnerProductDecoder(nn.Module):
             raise ValueError(f"pairs must have shape [2, P], got {list(pairs.shape)}")
         if pairs.is_floating_point() or pairs.dtype == torch.bool:
             raise ValueError(f"pairs must hold integer node ids, got {pairs.dtype}")
-        if pairs.numel() and not (0 <= int(pairs.min()) and int(pairs.max()) < z.shape[0]):
+        if (bad := ids_outside(pairs, z.shape[0])) is not None:
             # checked here: on CUDA an out-of-range index is a device-side assert that ends
             # the process's CUDA context
-            raise ValueError(f"pairs hold node ids in [{int(pairs.min())}, {int(pairs.max())}], "
-                             f"but z has {z.shape[0]} rows (ids 0..{z.shape[0] - 1})")
+            raise ValueError(f"pairs hold node ids in [{bad[0]}, {bad[1]}], but z has "
+                             f"{z.shape[0]} rows (ids 0..{z.shape[0] - 1})")
         return (z[pairs[0]] * z[pairs[1]]).sum(-1)     # [P, D] -> [P]
 
     def forward_all(self, z: Tensor, sigmoid: bool = True) -> Tensor:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..ops import dropout_mask
+from ..ops import _check_node_rows, dropout_mask
 
 __all__ = ["check_dims", "check_features", "dropout"]
 
@@ -43,9 +43,8 @@ def check_features(layer: str, x: Tensor, width: int, rows: int | None = None,
         raise ValueError(f"{layer}: {what} has {x.shape[1]} features per row, but the layer "
                          f"was built for {width}; build it with that input size = "
                          f"{x.shape[1]}, or pass the matching features")
-    if rows is not None and x.shape[0] != rows:
-        raise ValueError(f"{layer}: {what} has {x.shape[0]} rows but the graph has {rows} "
-                         f"nodes")
+    if rows is not None:
+        _check_node_rows(layer, x, rows, what)
 
 
 class _MaskScale(torch.autograd.Function):

@@ -44,6 +44,7 @@ from ..datasets.link_split import LinkSplit, link_split
 from ..graph import Graph
 from ..models.autoencoder import GAE, VGAE
 from ..models.embedding import DeepWalk, SpectralEmbedding
+from ..ops import ids_outside
 from ..train import (
     Progress,
     average_precision,
@@ -505,7 +506,7 @@ def score_pairs(z: Tensor, pairs: Tensor) -> Tensor:
     """sigmoid(z_u^T z_v) for ``pairs`` [2, P] of embedding ``z`` [N, D] -> [P] float64.
     Raises :class:`DatasetError` for a node id outside ``[0, N)``."""
     n = z.shape[0]
-    if pairs.numel() and (int(pairs.min()) < 0 or int(pairs.max()) >= n):
+    if ids_outside(pairs, n) is not None:
         bad = int(pairs[(pairs < 0) | (pairs >= n)][0])
         raise DatasetError(f"unknown node id {bad}; the run's graph has {n} nodes "
                            f"(ids 0..{n - 1})")

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from ..config import ConfigError, option, save_toml
 from ..datasets.base import NodeDataset
 from ..graph import Graph
+from ..ops import ids_outside
 from ..reorder import NodeOrder
 from ..train import (
     Progress,
@@ -177,9 +178,9 @@ def _check_splits(ds: NodeDataset) -> None:
         if not isinstance(idx, torch.Tensor) or idx.dim() != 1 or idx.dtype.is_floating_point \
                 or idx.dtype == torch.bool:
             raise ConfigError(f"data set {ds.name!r}: {k}_idx must be a 1-D tensor of node ids")
-        if idx.numel() and not (0 <= int(idx.min()) and int(idx.max()) < n):
-            raise ConfigError(f"data set {ds.name!r}: {k}_idx holds ids in [{int(idx.min())}, "
-                              f"{int(idx.max())}], but the graph has {n} nodes")
+        if (bad := ids_outside(idx, n)) is not None:
+            raise ConfigError(f"data set {ds.name!r}: {k}_idx holds ids in [{bad[0]}, "
+                              f"{bad[1]}], but the graph has {n} nodes")
         if torch.unique(idx).numel() != idx.numel():
             raise ConfigError(f"data set {ds.name!r}: {k}_idx repeats node ids")
         parts[k] = idx.cpu()
@@ -192,9 +193,9 @@ def _check_splits(ds: NodeDataset) -> None:
     y = ds.graph.y
     if y is not None and y.dim() == 1 and not y.dtype.is_floating_point:
         used = y[torch.cat(list(parts.values())).to(y.device)]
-        if used.numel() and not (0 <= int(used.min()) and int(used.max()) < ds.num_classes):
+        if (bad := ids_outside(used, ds.num_classes)) is not None:
             raise ConfigError(f"data set {ds.name!r}: the nodes of the split have labels in "
-                              f"[{int(used.min())}, {int(used.max())}], but num_classes = "
+                              f"[{bad[0]}, {bad[1]}], but num_classes = "
                               f"{ds.num_classes} (labels must lie in [0, num_classes); nodes "
                               f"outside every split may carry any label, e.g. -1)")
 
