@@ -25,8 +25,8 @@ Results merge into ``results/memory_speed.json`` by configuration (a rerun repla
 own configurations), so the slow dense rows can be measured once and the others repeated.
 
 Configurations:
-  gnnkit-vgae-full        gnnkit VGAE, the paper's loss over all N^2 pairs, 1 MB row blocks
-  gnnkit-vgae-full-64mb   the same with 64 MB row blocks
+  gnnkit-vgae-full        gnnkit VGAE, the paper's loss over all N^2 pairs, 1 MB tiles
+  gnnkit-vgae-full-64mb   the same with 64 MB tiles (whole rows)
   gnnkit-vgae-dense       gnnkit VGAE, the same loss with dense [N, N] logits and target
                           (gnnkit.models.losses.dense_recon_loss, the tkipf/gae formulation)
   gnnkit-vgae-sampled     gnnkit VGAE, positives + as many random non-edges (PyG's loss)

@@ -107,8 +107,8 @@ class LinkConfig:
         "full", "reconstruction loss: full (the paper's weighted loss over all N^2 pairs, "
                 "blockwise) or sampled (positives + as many random non-edges, as PyG)",
         models=_GNN)
-    block_mb: float = option(0.0, "memory of one row block of the full loss, in MB; 0: 1 MB on "
-                                  "CPU (cache-sized blocks were fastest there), 64 MB on CUDA "
+    block_mb: float = option(0.0, "memory of one tile of Z Z^T in the full loss, in MB; 0: 1 MB "
+                                  "on CPU (cache-sized tiles were fastest there), 64 MB on CUDA "
                                   "(PubMed VGAE epoch 9.6 ms against 292 ms with 1 MB blocks "
                                   "on an H100)", models=_GNN)
     selection: Literal["final", "best_val_auc"] = option(
@@ -330,8 +330,8 @@ def _train_seed(cfg: LinkConfig, seed: int, g: Graph, split: LinkSplit) -> SeedR
 
 
 def block_mb(requested: float, device: torch.device) -> float:
-    """Row-block size of the full loss: ``requested``, or by device when it is 0 (1 MB on CPU,
-    64 MB on CUDA, where one launch per small block leaves the GPU idle)."""
+    """Tile size of the full loss in MB: ``requested``, or by device when it is 0 (1 MB on CPU,
+    64 MB on CUDA, where a few launches per small tile leave the GPU idle)."""
     if requested:
         return requested
     return 64.0 if device.type == "cuda" else 1.0

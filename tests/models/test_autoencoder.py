@@ -18,6 +18,7 @@ from gnnkit.models.losses import (
     row_block,
     sampled_recon_loss,
     softplus_gram_sum,
+    tile_shape,
 )
 
 sp = F.softplus
@@ -66,13 +67,15 @@ def test_full_loss_by_hand_path():
     assert dense_recon_loss(z, ei).item() == pytest.approx(norm * total / 9, rel=1e-12)
 
 
-@pytest.mark.parametrize("rows", [1, 4, 7, 13, 40, 1000])   # 40 nodes: divisors and not
-def test_blockwise_equals_dense_values_and_gradients(rows):
+@pytest.mark.parametrize(("rows", "cols"), [(1, None), (4, None), (7, None), (13, None),
+                                            (40, None), (1000, None),   # 40 nodes: whole rows
+                                            (4, 9), (7, 7), (13, 5), (3, 38), (64, 10)])
+def test_blockwise_equals_dense_values_and_gradients(rows, cols):
     n = 40
     ei = random_graph_edges(n, 120, seed=rows)
     z = torch.randn(n, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     z.requires_grad_()
-    a = full_recon_loss(z, ei, block_rows=rows)
+    a = full_recon_loss(z, ei, block_rows=rows, block_cols=cols)
     (ga,) = torch.autograd.grad(a, z)
     b = dense_recon_loss(z, ei)
     (gb,) = torch.autograd.grad(b, z)
@@ -89,6 +92,28 @@ def test_blockwise_float32_and_gradcheck():
         dense_recon_loss(z32, ei).item(), rel=1e-5)
     assert row_block(300, 0.01) == 8                      # 10 KiB / (300 * 4 B)
     assert row_block(300, 100.0) == 300
+    assert tile_shape(300, 0.01) == (64, 64)              # < 64 whole rows fit: 64 rows
+    assert tile_shape(20000, 1.0) == (64, 4096)           # 1 MiB / (64 * 4 B) columns
+    assert tile_shape(2000, 1.0) == (131, 2000)           # whole rows when 64 or more fit
+    assert tile_shape(30, 0.0001) == (30, 30)             # N < 64: all rows, at least N cols
+    z_big = torch.randn(700, 16) * 0.5
+    ei = random_graph_edges(700, 2000, seed=1)
+    assert full_recon_loss(z_big, ei, block_mb=0.05).item() == pytest.approx(   # 64 x 204 tiles
+        dense_recon_loss(z_big, ei).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("scale", [6.0, 0.01])
+def test_cpu_softplus_via_sigmoid_matches_softplus(dtype, scale):
+    # the CPU path takes softplus(s) = relu(s) - log max(sigmoid(s), 1 - sigmoid(s)), with
+    # the log of products of up to 64 rows: 150 rows (three products) with |S| up to ~300
+    # (scale 6), or with every factor near 1/2 (scale 0.01: 0.5^150 would underflow)
+    g = torch.Generator().manual_seed(3)
+    z = (torch.randn(150, 8, dtype=torch.float64, generator=g) * scale).to(dtype)
+    want = torch.nn.functional.softplus(z.double() @ z.double().t()).sum().item()
+    got = softplus_gram_sum(z, block_rows=150)            # one block: every product path
+    assert got.item() == pytest.approx(want, rel=1e-6 if dtype == torch.float32 else 1e-12)
+    assert softplus_gram_sum(z, block_rows=11).item() == pytest.approx(want, rel=1e-6)
 
 
 def test_gradient_is_not_computed_without_grad():
