@@ -312,7 +312,8 @@ class _Gather(torch.autograd.Function):
     @staticmethod
     def forward(ctx, s: _Structure, t: Tensor, by_src: bool) -> Tensor:  # noqa: ANN001
         ctx.s, ctx.by_src = s, by_src
-        return t.index_select(0, s.src_csr if by_src else s.dst_csr)
+        return (_take_rows(t, s.src_csr if by_src else s.dst_csr) if t.dim() == 2
+                else t.index_select(0, s.src_csr if by_src else s.dst_csr))
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # noqa: ANN205
@@ -662,6 +663,43 @@ def _seg_sum(t: Tensor, lengths: Tensor) -> Tensor:
     return torch.segment_reduce(t, "sum", lengths=lengths, axis=0, unsafe=True)
 
 
+_ROW_AS = {4: torch.float32, 8: torch.float64, 16: torch.complex128}   # row bytes -> dtype
+
+
+def _take_rows(t: Tensor, index: Tensor, out: Tensor | None = None) -> Tensor:
+    """``t.index_select(0, index)`` for a 2-D t [N, H], into ``out`` [len(index), H] if given.
+
+    On CPU a row of 4, 8 or 16 bytes ([N, 1], [N, 2], [N, 4] float32) is moved as one
+    element of a wider dtype through a 1-D gather, which torch runs 3-5x faster than its
+    row-by-row copy (benchmarks/kernels/bench_gat_layout.py). Only bytes are moved, so the
+    result is the same bit for bit; other shapes, and other devices, take ``index_select``.
+    """
+    wide = _ROW_AS.get(t.shape[1] * t.element_size()) if t.dim() == 2 else None
+    if (wide is None or t.device.type != "cpu" or not t.is_contiguous()
+            or t.storage_offset() * t.element_size() % wide.itemsize
+            or (out is not None and (not out.is_contiguous()
+                                     or out.storage_offset() * out.element_size()
+                                     % wide.itemsize))):
+        if out is None:
+            return t.index_select(0, index)
+        return torch.index_select(t, 0, index, out=out)
+    if out is None:
+        out = t.new_empty(index.numel(), t.shape[1])
+    torch.index_select(t.view(wide).view(-1), 0, index, out=out.view(wide).view(-1))
+    return out
+
+
+def _transpose_into(t: Tensor, out: Tensor) -> Tensor:
+    """out [H, E] = t [E, H] transposed. On CPU one strided copy per column, 0.4-0.6x the
+    time of torch's transposing copy of the whole tensor (benchmarks/kernels/
+    bench_gat_layout.py); elsewhere that one copy (one launch)."""
+    if t.device.type != "cpu":
+        return out.copy_(t.t())
+    for k in range(t.shape[1]):
+        out[k].copy_(t[:, k])
+    return out
+
+
 def _head_products(s: _Structure, w_t: Tensor, x: Tensor, transpose: bool = False) -> Tensor:
     """out[k] = A_k x[k] (A_k^T with ``transpose``), A_k with values w_t[k] in CSR (CSC)
     order.  w_t [H, E], x [H, N, C] -> [H, N, C]; each product writes into its slice."""
@@ -710,19 +748,20 @@ class _GATAttention(torch.autograd.Function):
         hh = h.permute(1, 0, 2).contiguous()                           # [H, N, C]
         sc = torch.bmm(hh, att)                                        # [H, N, 2]
         s_src, s_dst = sc[:, :, 0].t().contiguous(), sc[:, :, 1].t().contiguous()   # [N, H]
-        p = s_src.index_select(0, s.src_csr)                           # [E, H]: z, then p
-        w = s_dst.index_select(0, s.dst_csr)                           # [E, H] scratch
+        p = _take_rows(s_src, s.src_csr)                               # [E, H]: z, then p
+        w = _take_rows(s_dst, s.dst_csr)                               # [E, H] scratch
         p += w
         if s_edge is not None:
             p += s_edge
         torch.nn.functional.leaky_relu_(p, negative_slope)
         m = torch.segment_reduce(p, "max", lengths=s.in_deg, axis=0, unsafe=True)  # [N, H]
-        p.sub_(torch.index_select(m, 0, s.dst_csr, out=w)).exp_()
+        p.sub_(_take_rows(m, s.dst_csr, out=w)).exp_()
         inv_den = _seg_sum(p, s.in_deg).add_(1e-16).reciprocal_()      # [N, H]
         if drop is not None:                                           # w = p * keep
-            a_t = drop.mask(w, generator).mul_(p).t().contiguous()      # [H, E]
+            a_t = _transpose_into(drop.mask(w, generator).mul_(p),
+                                  p.new_empty(heads, p.shape[0]))      # [H, E]
         else:
-            a_t = w.view(heads, -1).copy_(p.t())                       # [H, E], w reused
+            a_t = _transpose_into(p, w.view(heads, -1))                # [H, E], w reused
         del w
         out_t = _head_products(s, a_t, hh)                             # [H, N, C]
         del a_t
@@ -730,7 +769,7 @@ class _GATAttention(torch.autograd.Function):
                         out=h.new_empty(h.shape))                      # [N, H, C]
         ctx.s, ctx.negative_slope, ctx.scale, ctx.drop = s, negative_slope, scale, drop
         ctx.save_for_backward(p, hh, att, s_src, s_dst, s_edge, inv_den)
-        alpha = p * inv_den.index_select(0, s.dst_csr) if want_alpha else p.new_empty(0)
+        alpha = p * _take_rows(inv_den, s.dst_csr) if want_alpha else p.new_empty(0)
         ctx.mark_non_differentiable(alpha)
         return out, alpha
 
@@ -744,15 +783,15 @@ class _GATAttention(torch.autograd.Function):
         g = torch.mul(grad.permute(1, 0, 2), norm, out=torch.empty_like(hh))  # [H, N, C], g'
         w1 = torch.empty_like(p)                                       # three [E, H] scratch
         a = p if ctx.drop is None else ctx.drop.mask(w1).mul_(p)       # [E, H], p * keep
-        w2 = a.index_select(0, s.t_from_csr)                           # [E, H], CSC order
-        w3 = p.new_empty(heads, edges).copy_(w2.t())                   # [H, E] (own buffer)
+        w2 = _take_rows(a, s.t_from_csr)                               # [E, H], CSC order
+        w3 = _transpose_into(w2, p.new_empty(heads, edges))            # [H, E] (own buffer)
         gh = _head_products(s, w3, g, transpose=True)                  # [H, N, C]
         d_a = _sddmm_heads(s, g, hh, out=w3)                           # [H, E]
         t = torch.mul(a, d_a.t(), out=w2)                              # [E, H], alpha d alpha
         tsum = _seg_sum(t, s.in_deg).mul_(inv_den)                     # [N, H]
-        t.addcmul_(p, torch.index_select(tsum, 0, s.dst_csr, out=w1), value=-1.0)
-        z = torch.index_select(s_src, 0, s.src_csr, out=w1)            # recompute z
-        z += torch.index_select(s_dst, 0, s.dst_csr, out=w3.view(edges, heads))
+        t.addcmul_(p, _take_rows(tsum, s.dst_csr, out=w1), value=-1.0)
+        z = _take_rows(s_src, s.src_csr, out=w1)                       # recompute z
+        z += _take_rows(s_dst, s.dst_csr, out=w3.view(edges, heads))
         if s_edge is not None:
             z += s_edge
         d_z = torch.ops.aten.leaky_relu_backward.grad_input(           # in place into t

@@ -685,3 +685,44 @@ def test_batch_rejects_graphs_with_different_feature_widths():
     ei = torch.tensor([[0, 1], [1, 0]])
     with pytest.raises(GraphError, match=r"the graphs' x have different widths \[\(4,\), \(5,\)\]"):
         batch([Graph(ei, 2, x=torch.randn(2, 4)), Graph(ei, 2, x=torch.randn(2, 5))])
+
+
+@pytest.mark.parametrize(("dtype", "width"), [(torch.float32, 1), (torch.float32, 2),
+                                              (torch.float32, 4), (torch.float32, 3),
+                                              (torch.float32, 8), (torch.float64, 1),
+                                              (torch.float64, 2), (torch.int32, 4)])
+def test_take_rows_equals_index_select_bit_for_bit(dtype, width):
+    # rows of 4, 8 or 16 bytes take the wide-element path; the rest plain index_select
+    g = torch.Generator().manual_seed(width)
+    t = (torch.randn(50, width, generator=g) * 100).to(dtype)
+    if dtype.is_floating_point:
+        t[3, 0] = float("nan")                           # bytes moved, not values
+        t[4, -1] = -0.0
+    idx = torch.randint(0, 50, (300,), generator=g)
+    want = t.index_select(0, idx)
+    got = ops._take_rows(t, idx)
+    assert got.shape == want.shape and got.dtype == dtype
+    assert torch.equal(got.view(torch.uint8), want.view(torch.uint8))
+    out = torch.empty_like(want)
+    assert ops._take_rows(t, idx, out=out) is out
+    assert torch.equal(out.view(torch.uint8), want.view(torch.uint8))
+
+
+def test_take_rows_falls_back_on_strided_and_offset_views():
+    base = torch.randn(40, 9)
+    idx = torch.tensor([0, 5, 5, 39, 1])
+    for t in (base[:, 1:5],                             # strided rows of 4 floats
+              base.view(-1)[1:161].view(40, 4),         # contiguous, offset of one float
+              base.t().contiguous()[:4].t()):           # non-contiguous
+        assert torch.equal(ops._take_rows(t, idx), t.index_select(0, idx))
+    out = torch.empty(6, 4)[1:]                         # an out= with an offset
+    assert torch.equal(ops._take_rows(base[:, :4].contiguous(), idx, out=out),
+                       base[:, :4][idx])
+
+
+@pytest.mark.parametrize("heads", [1, 3, 4, 8])
+def test_transpose_into_equals_transpose(heads):
+    t = torch.randn(1000, heads)
+    out = torch.empty(heads, 1000)
+    assert ops._transpose_into(t, out) is out
+    assert torch.equal(out, t.t())
