@@ -166,8 +166,11 @@ def softplus_gram_sum(z: Tensor, block_rows: int | None = None, block_mb: float 
 
     Shapes: z [N, D] -> []. Tiles of S: :func:`tile_shape` of ``block_mb`` by default;
     ``block_rows`` (whole rows unless ``block_cols`` is given too) and ``block_cols`` set
-    them. The sum is accumulated in float64.
+    them. The sum is accumulated in float64. A float16 or bfloat16 z is computed in float32
+    (a tile's sum alone can pass float16's largest value) and the result cast back.
     """
+    if z.dtype in (torch.float16, torch.bfloat16):
+        return softplus_gram_sum(z.float(), block_rows, block_mb, block_cols).to(z.dtype)
     n = z.shape[0]
     if block_rows is None and block_cols is None:
         rows, cols = tile_shape(n, block_mb, z.dtype)

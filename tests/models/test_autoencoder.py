@@ -116,6 +116,19 @@ def test_cpu_softplus_via_sigmoid_matches_softplus(dtype, scale):
     assert softplus_gram_sum(z, block_rows=11).item() == pytest.approx(want, rel=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_z_is_summed_in_float32(dtype):
+    # 200 x 200 logits near 0: a float16 sum of the tile overflows (and products of 64
+    # factors near 1/2 underflow); computed in float32 and cast back instead
+    z = (torch.randn(200, 8, generator=torch.Generator().manual_seed(0)) * 0.01).to(dtype)
+    z.requires_grad_()
+    want = F.softplus(z.double() @ z.double().t()).sum().item()
+    got = softplus_gram_sum(z, block_rows=200)
+    assert got.dtype == dtype and got.item() == pytest.approx(want, rel=1e-2)
+    (grad,) = torch.autograd.grad(got, z)
+    assert grad.dtype == dtype and bool(torch.isfinite(grad).all())
+
+
 def test_gradient_is_not_computed_without_grad():
     z = torch.randn(20, 3)
     out = softplus_gram_sum(z)                            # no grad: forward only
