@@ -199,8 +199,12 @@ def full_recon_loss(z: Tensor, edge_index: Tensor, block_rows: int | None = None
     ``edge_index`` [2, E] is A_train: both directions of every training edge, no self-loops,
     no duplicates (the target adds the N diagonal pairs). Shapes: z [N, D] -> [] (a scalar).
     Memory: O(E + tile) (tiles as in :func:`softplus_gram_sum`); time: O(N^2 D) per call,
-    like the dense loss.
+    like the dense loss. A float16 or bfloat16 z is computed in float32 and the loss cast
+    back (pos_weight * softplus summed over the positive pairs passes float16's range).
     """
+    if z.dtype in (torch.float16, torch.bfloat16):
+        return full_recon_loss(z.float(), edge_index, block_rows, block_mb,
+                               block_cols).to(z.dtype)
     n = z.shape[0]
     _check_edges(edge_index, n)
     pos_weight, norm = recon_weights(n, edge_index.shape[1])

@@ -127,6 +127,9 @@ def test_half_precision_z_is_summed_in_float32(dtype):
     assert got.dtype == dtype and got.item() == pytest.approx(want, rel=1e-2)
     (grad,) = torch.autograd.grad(got, z)
     assert grad.dtype == dtype and bool(torch.isfinite(grad).all())
+    ei = random_graph_edges(200, 400, seed=0)
+    want_loss = dense_recon_loss(z.detach().double(), ei).item()
+    assert full_recon_loss(z, ei).item() == pytest.approx(want_loss, rel=1e-2)
 
 
 def test_gradient_is_not_computed_without_grad():
