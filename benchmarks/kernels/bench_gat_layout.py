@@ -18,7 +18,8 @@ Sizes: one MemGNN batch of COLLAB (1,200 nodes, 74,000 edges with loops, 4 heads
 PubMed's GAT layers (19,717 nodes, 108,365 edges with loops; 8 heads, and 1 output head).
 
 Usage:
-    OMP_WAIT_POLICY=passive python benchmarks/kernels/bench_gat_layout.py
+    OMP_WAIT_POLICY=passive python benchmarks/kernels/bench_gat_layout.py --block-diagonal
+    python benchmarks/kernels/bench_gat_layout.py --device cuda --repeats 50
 """
 
 from __future__ import annotations
@@ -38,13 +39,20 @@ SIZES = [("COLLAB batch", 1200, 74485, 4), ("PubMed, hidden", 19717, 108365, 8),
          ("PubMed, output", 19717, 108365, 1)]
 
 
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def _paired(fa, fb, repeats: int) -> tuple[float, float, float]:  # noqa: ANN001
     fa(), fb()
     ta, tb = [], []
     for k in range(repeats):
         for f, acc in ((fa, ta), (fb, tb)) if k % 2 == 0 else ((fb, tb), (fa, ta)):
+            _sync()
             t0 = time.perf_counter()
             f()
+            _sync()
             acc.append(time.perf_counter() - t0)
     ratio = statistics.median(b / a for a, b in zip(ta, tb, strict=True))
     return statistics.median(ta) * 1e3, statistics.median(tb) * 1e3, ratio
@@ -56,13 +64,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=200)
     p.add_argument("--block-diagonal", action="store_true",
                    help="also time per-head products against one block-diagonal product")
+    p.add_argument("--device", default="cpu",
+                   help="cuda: only the block-diagonal rows (the gathers and transposes "
+                        "take torch's own calls there)")
     a = p.parse_args(argv)
+    dev = torch.device(a.device)
     torch.set_num_threads(1)
     gen = torch.Generator().manual_seed(0)
-    print(f"torch {torch.__version__}, 1 thread, medians of {a.repeats}\n")
+    print(f"torch {torch.__version__}, device {dev}, 1 thread, medians of {a.repeats}\n")
     print("| size | N | E | H | op: A -> B | A (ms) | B (ms) | B / A (paired) | equal |")
     print("|---|---:|---:|---:|---|---:|---:|---:|---|")
     for name, n, e, h in SIZES:
+        if dev.type != "cpu":
+            if h > 1:
+                _block_diagonal_rows(name, n, e, h, gen, a.repeats, dev)
+            continue
         t = torch.randn(n, h, generator=gen)
         idx = torch.randint(0, n, (e,), generator=gen).sort().values
         o1, o2 = torch.empty(e, h), torch.empty(e, h)
@@ -77,22 +93,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {n} | {e} | {h} | transpose [E, H] -> [H, E]: copy_ -> "
               f"_transpose_into | {ta:.3f} | {tb:.3f} | {r:.2f} | {torch.equal(y1, y2)} |")
         if a.block_diagonal and h > 1:
-            _block_diagonal_rows(name, n, e, h, gen, a.repeats)
+            _block_diagonal_rows(name, n, e, h, gen, a.repeats, dev)
     return 0
 
 
 def _block_diagonal_rows(name: str, n: int, e: int, h: int, gen: torch.Generator,
-                         repeats: int) -> None:
+                         repeats: int, dev: torch.device) -> None:
     from gnnkit import Graph, ops
 
-    s = ops._structure(Graph(torch.randint(0, n, (2, e), generator=gen), n))
+    s = ops._structure(Graph(torch.randint(0, n, (2, e), generator=gen).to(dev), n))
     e, c = s.col.numel(), 8
     rowptr = torch.cat([s.rowptr[:-1].long() + k * e for k in range(h)]
-                       + [torch.tensor([h * e])]).int()
+                       + [torch.tensor([h * e], device=dev)]).int()
     col = torch.cat([s.col.long() + k * n for k in range(h)]).int()
-    w = torch.rand(h, e, generator=gen)
-    x, y = torch.randn(h, n, c, generator=gen), torch.randn(h, n, c, generator=gen)
-    pattern = torch.sparse_csr_tensor(rowptr, col, torch.ones(h * e), (h * n, h * n))
+    w = torch.rand(h, e, generator=gen).to(dev)
+    x = torch.randn(h, n, c, generator=gen).to(dev)
+    y = torch.randn(h, n, c, generator=gen).to(dev)
+    pattern = torch.sparse_csr_tensor(rowptr, col, torch.ones(h * e, device=dev),
+                                      (h * n, h * n))
     res: dict[str, torch.Tensor] = {}
 
     def heads_mm() -> None:
@@ -116,7 +134,6 @@ def _block_diagonal_rows(name: str, n: int, e: int, h: int, gen: torch.Generator
     ta, tb, r = _paired(heads_sddmm, one_sddmm, repeats)
     print(f"| {name} | {n} | {e} | {h} | H sampled products -> one block-diagonal "
           f"| {ta:.3f} | {tb:.3f} | {r:.2f} | {torch.equal(res['c'], res['d'])} |")
-    return 0
 
 
 if __name__ == "__main__":
