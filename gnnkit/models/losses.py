@@ -172,6 +172,8 @@ def softplus_gram_sum(z: Tensor, block_rows: int | None = None, block_mb: float 
     if z.dtype in (torch.float16, torch.bfloat16):
         return softplus_gram_sum(z.float(), block_rows, block_mb, block_cols).to(z.dtype)
     n = z.shape[0]
+    if n == 0:
+        return z.sum()                                           # no pairs: 0, with grad
     if block_rows is None and block_cols is None:
         rows, cols = tile_shape(n, block_mb, z.dtype)
     else:

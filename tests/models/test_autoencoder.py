@@ -132,6 +132,12 @@ def test_half_precision_z_is_summed_in_float32(dtype):
     assert full_recon_loss(z, ei).item() == pytest.approx(want_loss, rel=1e-2)
 
 
+def test_no_nodes_sum_to_zero():
+    z = torch.zeros(0, 4, requires_grad=True)
+    out = softplus_gram_sum(z)
+    assert out.item() == 0.0 and out.requires_grad
+
+
 def test_gradient_is_not_computed_without_grad():
     z = torch.randn(20, 3)
     out = softplus_gram_sum(z)                            # no grad: forward only
