@@ -89,8 +89,9 @@ def _upper(t: Tensor, d: int) -> Tensor:
     return twice - t[..., :d].sum() if d else twice
 
 
-def _softplus_sum_via_sigmoid(s: Tensor, d: int) -> Tensor:
+def _softplus_sum_via_sigmoid(s: Tensor, d: int, buf: Tensor | None = None) -> Tensor:
     """``_upper(softplus(s), d)`` in float64, leaving ``sigmoid(s)`` in ``s`` (for the gradient).
+    ``buf``: scratch of s's shape (contiguous), else allocated.
 
     softplus(s) = relu(s) - log sigmoid(|s|) and sigmoid(|s|) = max(sigmoid(s), 1 - sigmoid(s)),
     so the logarithm is the only transcendental besides the sigmoid that the gradient needs,
@@ -99,9 +100,11 @@ def _softplus_sum_via_sigmoid(s: Tensor, d: int) -> Tensor:
     three sigmoids per element); it agrees with the float64 sum of ``F.softplus`` as closely
     as float32 ``F.softplus`` does (about 1e-9 relative on PubMed).
     """
-    pos = _upper(s.clamp_min(0.0), d)                            # sum relu(s)
+    if buf is None:
+        buf = torch.empty_like(s)
+    pos = _upper(torch.clamp_min(s, 0.0, out=buf), d)            # sum relu(s)
     sig = s.sigmoid_()
-    u = torch.maximum(sig, 1.0 - sig)                            # sigmoid(|s|), in [1/2, 1]
+    u = torch.maximum(sig, torch.neg(sig, out=buf).add_(1.0), out=buf)   # sigmoid(|s|) >= 1/2
     logs = sum(_upper(u[r:r + _PROD_ROWS].prod(0).log_(), d).double()
                for r in range(0, s.shape[0], _PROD_ROWS))
     return pos.double() - logs
@@ -133,17 +136,21 @@ class _SoftplusGramSum(torch.autograd.Function):
         total = torch.zeros((), dtype=torch.float64, device=z.device)
         n, cpu = z.shape[0], z.device.type == "cpu"
         cols = max(cols, rows)                   # the diagonal block lies in the first tile
+        # CPU: the tile and its scratch are reused, not allocated per tile (a fresh 1 MB
+        # allocation may be returned to the system and page-faulted in again every time)
+        scratch = z.new_empty(2, min(rows, n) * min(cols, n)) if cpu else None
         for a in range(0, n, rows):
             b = min(rows, n - a)
             za = z[a:a + b]
             for c in range(a, n, cols):
                 w = min(cols, n - c)
                 d = b if c == a else 0           # diagonal-block columns of this tile
-                s = za @ z[c:c + w].t()                          # [b, w] logits
                 if cpu:
-                    total += _softplus_sum_via_sigmoid(s, d)     # s becomes sigmoid(s)
-                    sig = s
+                    s = torch.mm(za, z[c:c + w].t(), out=scratch[0, :b * w].view(b, w))
+                    total += _softplus_sum_via_sigmoid(s, d, scratch[1, :b * w].view(b, w))
+                    sig = s                                      # s became sigmoid(s)
                 else:
+                    s = za @ z[c:c + w].t()                      # [b, w] logits
                     total += _upper(F.softplus(s), d).double()   # float32 per tile
                     sig = s.sigmoid_() if grad else None
                 if grad:
