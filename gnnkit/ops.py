@@ -228,10 +228,10 @@ class _Structure:
         it = torch.int32 if max(n, e) < 2**31 - 1 else torch.int64
         node_shift = torch.repeat_interleave(n_off, e_cnt)          # [E] per edge
         edge_shift = torch.repeat_interleave(e_off, e_cnt)
+        node_shift_it = node_shift.to(it)
 
-        def cat(name: str, shift: Tensor, dtype: torch.dtype | None = None) -> Tensor:
-            t = torch.cat([getattr(q, name) for q in parts]).to(dtype or torch.int64)
-            return t + shift.to(t.dtype)
+        def cat(name: str, shift: Tensor) -> Tensor:     # in shift's dtype, shifted in place
+            return torch.cat([getattr(q, name) for q in parts]).to(shift.dtype).add_(shift)
 
         def ptr(name: str) -> Tensor:
             body = torch.cat([getattr(q, name)[:-1] for q in parts]).to(it)
@@ -241,7 +241,7 @@ class _Structure:
         out = cls.__new__(cls)
         out.n = n
         out.rowptr, out.colptr = ptr("rowptr"), ptr("colptr")
-        out.col, out.row = cat("col", node_shift, it), cat("row", node_shift, it)
+        out.col, out.row = cat("col", node_shift_it), cat("row", node_shift_it)
         out.perm, out.t_from_csr = cat("perm", edge_shift), cat("t_from_csr", edge_shift)
         out.in_deg = torch.cat([q.in_deg for q in parts])
         out.out_deg = torch.cat([q.out_deg for q in parts])

@@ -15,6 +15,11 @@ and the median of the paired ratios (assembled / sorted).
 ``--memory`` instead builds the arrays of every graph the preset keeps (no timing) and
 prints what they hold: the bytes of each graph's attention graph (edges and loops) and of
 its index arrays, counting a tensor shared by two arrays once.
+
+``--build-only`` times only the assembly (``ops.batch_for_gat``, steady state: every graph's
+parts built before timing), milliseconds per batch, median over ``--repeats`` passes over
+the batches; run it with ``PYTHONPATH=<another checkout>`` to compare that checkout's
+assembly with the same batches.
 """
 
 from __future__ import annotations
@@ -67,8 +72,28 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--memory", action="store_true", help="report the kept arrays' size")
+    p.add_argument("--build-only", action="store_true", help="time only ops.batch_for_gat")
     args = p.parse_args()
     torch.set_num_threads(1)
+    if args.build_only:
+        print("| data set | assembling a batch of 16 (ms, median) |")
+        print("|---|---:|")
+        for name in args.datasets:
+            cfg = make_config("graph", model="memgnn", dataset=name, save=False, quiet=True)
+            graphs = gp.load_graph_data(cfg).graphs
+            gen = torch.Generator().manual_seed(1)
+            idx = torch.randperm(len(graphs), generator=gen)[:args.steps * 16].tolist()
+            parts = [[graphs[i] for i in idx[s:s + 16]] for s in range(0, len(idx), 16)]
+            for part in parts:
+                ops.batch_for_gat(part)                  # per-graph structures, once
+            times = []
+            for _ in range(args.repeats):
+                for part in parts:
+                    t = time.perf_counter()
+                    ops.batch_for_gat(part)
+                    times.append(time.perf_counter() - t)
+            print(f"| {name} | {statistics.median(times) * 1e3:.3f} |")
+        return 0
     if args.memory:
         print("| data set | attention edges | kept (MB) | bytes per edge |")
         print("|---|---:|---:|---:|")
