@@ -312,8 +312,7 @@ class _Gather(torch.autograd.Function):
     @staticmethod
     def forward(ctx, s: _Structure, t: Tensor, by_src: bool) -> Tensor:  # noqa: ANN001
         ctx.s, ctx.by_src = s, by_src
-        return (_take_rows(t, s.src_csr if by_src else s.dst_csr) if t.dim() == 2
-                else t.index_select(0, s.src_csr if by_src else s.dst_csr))
+        return _take_rows(t, s.src_csr if by_src else s.dst_csr)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # noqa: ANN205
@@ -667,9 +666,9 @@ _ROW_AS = {4: torch.float32, 8: torch.float64, 16: torch.complex128}   # row byt
 
 
 def _take_rows(t: Tensor, index: Tensor, out: Tensor | None = None) -> Tensor:
-    """``t.index_select(0, index)`` for a 2-D t [N, H], into ``out`` [len(index), H] if given.
+    """``t.index_select(0, index)`` for t [N, ...], into ``out`` [len(index), ...] if given.
 
-    On CPU a row of 4, 8 or 16 bytes ([N, 1], [N, 2], [N, 4] float32) is moved as one
+    On CPU a row of a 2-D t of 4, 8 or 16 bytes ([N, 1], [N, 2], [N, 4] float32) is moved as one
     element of a wider dtype through a 1-D gather, which torch runs 3-5x faster than its
     row-by-row copy (benchmarks/kernels/bench_gat_layout.py). Only bytes are moved, so the
     result is the same bit for bit; other shapes, and other devices, take ``index_select``.
@@ -680,8 +679,6 @@ def _take_rows(t: Tensor, index: Tensor, out: Tensor | None = None) -> Tensor:
             or (out is not None and (not out.is_contiguous()
                                      or out.storage_offset() * out.element_size()
                                      % wide.itemsize))):
-        if out is None:
-            return t.index_select(0, index)
         return torch.index_select(t, 0, index, out=out)
     if out is None:
         out = t.new_empty(index.numel(), t.shape[1])
