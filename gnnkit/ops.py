@@ -795,11 +795,10 @@ class _GATAttention(torch.autograd.Function):
             t, z, ctx.negative_slope, False, grad_input=t)             # [E, H]
         del w1, w3, z
         g_dst = _seg_sum(d_z, s.in_deg)                                # [N, H]
-        if d_z.is_cuda:   # by source segments: CUDA's index_add_ adds atomically, in any order
-            g_src = _seg_sum(d_z.index_select(0, s.t_from_csr), s.out_deg)  # [N, H]
-        else:  # CPU: ordered. The segment path took 0.65-0.69x the time at a COLLAB batch
-            # (benchmarks/kernels/bench_src_grad.py); not switched while MemGNN COLLAB runs
-            g_src = torch.zeros_like(g_dst).index_add_(0, s.src_csr, d_z)  # [N, H]
+        # by source segments in CSC order: ordered on every device (CUDA's index_add_ adds
+        # atomically, in any order), and on CPU 0.65-0.69x index_add_'s time at a COLLAB
+        # batch (benchmarks/kernels/bench_src_grad.py)
+        g_src = _seg_sum(_take_rows(d_z, s.t_from_csr), s.out_deg)    # [N, H]
         d_sc = torch.stack([g_src.t(), g_dst.t()], -1)                 # [H, N, 2]
         gh.baddbmm_(d_sc, att.transpose(1, 2))                         # + d_s . att
         g_att = torch.bmm(hh.transpose(1, 2), d_sc)                    # [H, C, 2]

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from .. import ops
 from ..graph import Graph
-from ..nn.functional import check_features
+from ..nn.functional import check_features, dropout
 from ..nn.gat import GATConv
 from ..nn.memory import MemoryLayer, memory_kl_loss
 
@@ -87,11 +87,11 @@ class _MemoryStack(nn.Module):
         # tensor (padding is zero either way), cheaper. The first layer reads the packed rows
         # (no padding in its assignment).
         if self.drops_queries:
-            q = F.dropout(q, self.dropout, self.training)
+            q = dropout(q, self.dropout, self.training)
         h, C, mask = self.memory[0].forward_batch(q, g)                  # [B, K, D], [B, N, K]
         assignments = [(C, mask)]
         for layer in self.memory[1:]:                                    # K real nodes each
-            h, C = layer(F.dropout(h, self.dropout, self.training))     # [B, K', D]
+            h, C = layer(dropout(h, self.dropout, self.training))       # [B, K', D]
             assignments.append((C, None))
         out = self.head(h.mean(1))                                       # [B, out_dim]
         return out, assignments
@@ -172,7 +172,7 @@ class GMN(_MemoryStack):
         m = min(self.topo_dim, largest)
         s, x = g.x[:, :m], g.x[:, self.topo_dim:]                        # [N, m], [N, F]
         act = lambda t: F.leaky_relu(t, self.slope)  # noqa: E731
-        drop = lambda t: F.dropout(t, self.dropout, self.training)  # noqa: E731
+        drop = lambda t: dropout(t, self.dropout, self.training)  # noqa: E731
         if self.query == "paper":
             st = F.linear(drop(s), self.w0.weight[:, :m], self.w0.bias)   # S W0 over m columns
             return act(self.w1(torch.cat([act(st), x], 1)))                # [N, D]
@@ -218,5 +218,5 @@ class MemGNN(_MemoryStack):
             _no_x("MemGNN")
         h = g.x
         for conv in self.gnn:
-            h = F.elu(conv(F.dropout(h, self.dropout, self.training), g))  # [N, D]
+            h = F.elu(conv(dropout(h, self.dropout, self.training), g), inplace=True)  # [N, D]
         return h

@@ -10,6 +10,7 @@ from gnnkit import ops
 from gnnkit.datasets.graph_synthetic import cycles_vs_cliques
 from gnnkit.graph import Graph, batch
 from gnnkit.models.memory import GMN, GRAPH_MODELS, MemGNN, rwr_features
+from gnnkit.nn.functional import dropout
 
 
 def _graph(seed=0, n=6, p=0.5, feat=3, edge_dim=None) -> Graph:
@@ -138,7 +139,7 @@ def test_gmn_two_branch_dropout_sits_where_the_official_code_puts_it():
     out, _ = model(g)
     torch.manual_seed(5)
     act = lambda t: torch.nn.functional.leaky_relu(t, 0.2)  # noqa: E731
-    d = lambda t: torch.nn.functional.dropout(t, p, True)  # noqa: E731
+    d = lambda t: dropout(t, p, True)  # noqa: E731   (gnnkit's, as the model draws it)
     s, x = g.x[:, :7], g.x[:, 12:]                   # 7 = the largest graph's RWR columns
     hx = act(d(model.wb(act(d(model.wa(x))))))
     hs = act(d(torch.nn.functional.linear(s, model.ws.weight[:, :7], model.ws.bias)))
