@@ -417,7 +417,8 @@ def _load_progress(path: Path, fold: int) -> dict:
 def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx: Tensor,
                test_idx: Tensor | None, num_classes: int | None, fold: int = 0,
                topo_dim: int = 0, checkpoint: str | Path | None = None,
-               resume: bool = False, log: Callable[[str], None] | None = None) -> FoldResult:
+               resume: bool = False, log: Callable[[str], None] | None = None,
+               on_epoch: Callable[..., None] | None = None) -> FoldResult:
     """Train on ``train_idx``; monitor ``val_idx`` every epoch; evaluate the best-on-val model on
     ``test_idx`` (when given). Returns train/val(/test) accuracy (best val acc over epochs), or
     for regression (``num_classes=None``; targets standardised with the training mean and std)
@@ -430,7 +431,11 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
     saved epoch and gives the same numbers as an uninterrupted run (on CPU, bit for bit, on
     the same kind of machine). ``log``: where a line goes at each checkpoint (the epoch and
     the validation metric) when no progress bar is shown, so a log file shows the fold
-    moving.
+    moving. ``on_epoch``: called after each epoch's validation pass as
+    ``on_epoch(fold=, epoch=, model=, scale=)`` (the model in evaluation mode; ``scale`` the
+    regression targets' training (mean, std), else None), to look at the model as it trains.
+    It must not change the model or draw from torch's random generator, or the run no longer
+    repeats.
     """
     seed = cfg.seed * 1000 + fold
     seed_everything(seed)
@@ -517,6 +522,8 @@ def train_fold(cfg: GraphConfig, graphs: list[Graph], train_idx: Tensor, val_idx
             for p in model.parameters():
                 p.grad = None
             val_loss, val_metric = _evaluate(model, val_b, scale)
+            if on_epoch is not None:
+                on_epoch(fold=fold, epoch=epoch, model=model, scale=scale)
             val_acc = sign * val_metric                    # the score: higher is better
             history.append({"fold": fold, "epoch": epoch, "kl_epoch": int(kl_epoch),
                             "train_loss": tr_loss / nb if supervised else float("nan"),
@@ -692,10 +699,11 @@ def _check_splits(cfg: GraphConfig, ds, splits: list) -> None:  # noqa: ANN001
         f"{' or a larger --max-nodes' if dropped else ''}.")
 
 
-def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=None) -> dict:  # noqa: ANN001
+def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=None,  # noqa: ANN001
+              on_epoch: Callable[..., None] | None = None) -> dict:
     """Cross-validate ``cfg`` (see the module docstring). Returns ``<metric>_mean/_std``
     (paper protocol: ``val_acc`` is the paper's number; holdout: ``test_acc``),
-    ``num_folds``, ``run_dir`` and ``runs``.
+    ``num_folds``, ``run_dir`` and ``runs``. ``on_epoch``: see :func:`train_fold`.
 
     With ``cfg.resume`` (a run directory; ``cfg`` must be its saved config, apart from
     threads, quiet, device and checkpoint_interval) the folds already in its metrics.json
@@ -743,7 +751,8 @@ def run_folds(cfg: GraphConfig, log: Callable[[str], None] | None = None, data=N
             if resume_dir is not None and progress.is_file():
                 log(f"fold {k}: continuing from {progress}")
             res = train_fold(cfg, graphs, tr, va, te, ds.num_classes, k, topo_dim,
-                             checkpoint=progress, resume=resume_dir is not None, log=log)
+                             checkpoint=progress, resume=resume_dir is not None, log=log,
+                             on_epoch=on_epoch)
             runs.append(res.metrics)
             history.extend(res.history)
             m = res.metrics

@@ -429,3 +429,35 @@ def test_graph_targets_are_checked_before_training(y, message):
                       save=False, quiet=True)
     with pytest.raises(ConfigError, match=message):
         run_folds(cfg, data=replace(ds, graphs=graphs))
+
+
+def test_on_epoch_sees_every_epochs_model_and_changes_nothing():
+    """``on_epoch`` gets each epoch's model after validation: the validation RMSE computed
+    from it there, at the best epoch, is the one the run reports, and a run with the hook
+    gives the same numbers as one without."""
+    from gnnkit.graph import batch
+    from gnnkit.tasks.graph_prediction import fold_splits
+
+    reg = _toy_regression(30)
+    cfg = make_config("graph", model="memgnn", dataset="toy", seeds=2, save=False, quiet=True,
+                      epochs=5, hidden_dim=8, num_heads=2)
+    t = torch.cat([g.y.view(-1) for g in reg.graphs]).double()
+    vals = [va for _, va, _ in fold_splits(cfg, t, True)]
+    seen: dict[tuple[int, int], float] = {}
+
+    def on_epoch(fold, epoch, model, scale):  # noqa: ANN001, ANN202
+        assert not model.training
+        with torch.no_grad():
+            out, _ = model(batch([reg.graphs[i] for i in vals[fold].tolist()]))
+        pred = out.view(-1).double() * scale[1] + scale[0]
+        seen[fold, epoch] = (pred - t[vals[fold]]).pow(2).mean().sqrt().item()
+
+    hooked = run_folds(cfg, data=reg, on_epoch=on_epoch)
+    assert sorted(seen) == [(f, e) for f in range(2) for e in range(1, 6)]
+    for run in hooked["runs"]:
+        best = seen[run["fold"], run["best_epoch"]]
+        assert best == pytest.approx(run["val_rmse"], rel=1e-5)
+        assert best == pytest.approx(min(v for (f, _), v in seen.items() if f == run["fold"]),
+                                     rel=1e-5)
+    plain = run_folds(cfg, data=reg)
+    assert [r["val_loss"] for r in plain["runs"]] == [r["val_loss"] for r in hooked["runs"]]
