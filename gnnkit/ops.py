@@ -796,8 +796,8 @@ class _GATAttention(torch.autograd.Function):
         del w1, w3, z
         g_dst = _seg_sum(d_z, s.in_deg)                                # [N, H]
         # by source segments in CSC order: ordered on every device (CUDA's index_add_ adds
-        # atomically, in any order), and on CPU 0.65-0.69x index_add_'s time at a COLLAB
-        # batch (benchmarks/kernels/bench_src_grad.py)
+        # atomically, in any order), and on CPU 0.47x index_add_'s time at a COLLAB batch
+        # (benchmarks/kernels/bench_src_grad.py)
         g_src = _seg_sum(_take_rows(d_z, s.t_from_csr), s.out_deg)    # [N, H]
         d_sc = torch.stack([g_src.t(), g_dst.t()], -1)                 # [H, N, 2]
         gh.baddbmm_(d_sc, att.transpose(1, 2))                         # + d_s . att
