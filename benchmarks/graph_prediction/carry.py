@@ -18,12 +18,16 @@ checkpoint (written every ``--checkpoint-interval`` seconds, 300 by default: at 
 much work is redone). Delete a run's ``inflight/`` directory once it has finished.
 
 A fold continued on another kind of machine is still a run of its configuration, but not
-bit for bit the numbers one machine would give (see the README, "Commands").
+bit for bit the numbers one machine would give (see the README, "Commands"). Nor is a fold
+continued with code that changed its numbers (other dropout draws, sums in another order):
+``save --code COMMIT`` records the commit a run must go on with (``code.txt``), and
+``restore`` then prints how to resume it from a git worktree of that commit.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -45,7 +49,10 @@ def _progress(run: Path) -> str:
     return ", ".join(at) or "no fold in progress"
 
 
-def save(runs: list[Path], dest: Path) -> None:
+def save(runs: list[Path], dest: Path, code: str | None = None) -> None:
+    if code is not None and not re.fullmatch(r"[0-9a-f]{7,40}", code):
+        raise SystemExit(f"--code {code!r}: give the commit as 7-40 hex digits "
+                         f"(git rev-parse --short <ref>)")
     for run in runs:
         if not (run / "config.toml").is_file():
             raise SystemExit(f"{run}: no config.toml, so not a gnnkit train graph run directory")
@@ -59,6 +66,8 @@ def save(runs: list[Path], dest: Path) -> None:
             target = tmp / f.relative_to(run)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(f, target)
+        if code is not None:
+            (tmp / "code.txt").write_text(code + "\n")
         final = dest / run.name
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
@@ -81,9 +90,18 @@ def restore(names: list[str], src_dir: Path, dest: Path) -> None:
         target = dest / src.name
         if target.exists():
             raise SystemExit(f"{target} exists; move it away or resume it directly")
-        shutil.copytree(src, target)
-        print(f"restored {target} ({_progress(target)}); continue with: "
-              f"gnnkit train graph --resume {target} --threads 1")
+        shutil.copytree(src, target, ignore=shutil.ignore_patterns("code.txt"))
+        resume = f"train graph --resume {target} --threads 1"
+        code = src / "code.txt"
+        if not code.is_file():
+            print(f"restored {target} ({_progress(target)}); continue with: gnnkit {resume}")
+            continue
+        commit = code.read_text().strip()
+        wt = f"../wt-{commit[:7]}"
+        print(f"restored {target} ({_progress(target)}); it goes on with the code of {commit}: "
+              f"git worktree add --detach {wt} {commit} && ln -s \"$PWD/{dest}\" {wt}/{dest.name}"
+              f" (once), then from {wt}: PYTHONPATH=<site-packages of the venv> python -S -m "
+              f"gnnkit {resume}   (-S: the editable install would import this checkout)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("save", help="copy what --resume needs into inflight/")
     s.add_argument("runs", nargs="+", type=Path)
+    s.add_argument("--code", metavar="COMMIT",
+                   help="the commit the runs must continue with (restore prints how)")
     r = sub.add_parser("restore", help="copy carried runs back into runs/")
     r.add_argument("names", nargs="*", help="run names (default: every carried run)")
     r.add_argument("--runs-dir", type=Path, default=Path("runs"))
@@ -100,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="where carried runs are kept (default: inflight/ beside this file)")
     a = p.parse_args(argv)
     if a.cmd == "save":
-        save(a.runs, a.inflight)
+        save(a.runs, a.inflight, a.code)
     else:
         a.runs_dir.mkdir(parents=True, exist_ok=True)
         restore(a.names, a.inflight, a.runs_dir)

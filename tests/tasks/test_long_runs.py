@@ -138,3 +138,20 @@ def test_a_run_carried_to_another_machine_resumes_where_it_stopped(tmp_path, mon
         return [{k: v for k, v in r.items() if k != "time_per_epoch"} for r in runs]
 
     assert strip(resumed["runs"]) == strip(straight["runs"])
+
+
+def test_carry_records_the_code_a_run_goes_on_with(tmp_path, carry, capsys):
+    _run(tmp_path, "pinned", max_folds=1)
+    run, inflight = tmp_path / "runs" / "pinned", tmp_path / "inflight"
+    with pytest.raises(SystemExit, match="hex digits"):
+        carry.main(["save", str(run), "--code", "main", "--inflight", str(inflight)])
+    assert not inflight.exists()
+    assert carry.main(["save", str(run), "--code", "2ec2761", "--inflight", str(inflight)]) == 0
+    assert (inflight / "pinned" / "code.txt").read_text() == "2ec2761\n"
+    capsys.readouterr()
+    there = tmp_path / "next"
+    assert carry.main(["restore", "--inflight", str(inflight), "--runs-dir", str(there)]) == 0
+    out = capsys.readouterr().out
+    assert "the code of 2ec2761" in out and "git worktree add --detach ../wt-2ec2761 2ec2761" in out
+    assert not (there / "pinned" / "code.txt").exists()     # a note for people, not for --resume
+    assert (there / "pinned" / "config.toml").is_file()
