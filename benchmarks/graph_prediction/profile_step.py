@@ -38,13 +38,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--rows", type=int, default=20, help="operators in the profiler table")
     p.add_argument("--by-shape", action="store_true", help="group operators by input shapes")
+    p.add_argument("--max-nodes", type=int, default=None,
+                   help="the preset's cap on graph size (e.g. 100000: every REDDIT-BINARY graph)")
     a = p.parse_args(argv)
     if a.steps < 1 or a.warmup < 0:
         p.error("--steps must be >= 1 and --warmup >= 0")
 
     torch.set_num_threads(1)
+    extra = {} if a.max_nodes is None else {"max_nodes": a.max_nodes}
     cfg = make_config("graph", model=a.model, dataset=a.dataset, save=False, quiet=True,
-                      threads=1)
+                      threads=1, **extra)
     data = gp.load_graph_data(cfg)
     graphs, topo = gp.model_inputs(cfg, data.graphs)
     torch.manual_seed(0)
