@@ -163,7 +163,10 @@ class GMN(_MemoryStack):
         # A graph of n nodes has n non-zero RWR columns (rows sorted, then zero-padded), so
         # only the first m = (largest graph in the batch) columns of S enter S W: the rest are
         # zero for every row. Skipping them changes no value and saves the dropout and product
-        # over the padding (PROTEINS: m ~ 100 of 620 columns in a typical batch).
+        # over the padding (PROTEINS: m ~ 100 of 620 columns in a typical batch). Where S is
+        # not dropped out, each graph's rows go further: only its own n x n block is
+        # multiplied (_block_rows_linear; 0.52-0.59 of the [N, m] product's work in random
+        # batches of 16 of DD, REDDIT-BINARY, COLLAB, PROTEINS).
         if g.x is None:
             _no_x("GMN")
         check_features("GMN", g.x, self.topo_dim + self.in_dim, g.num_nodes,
@@ -173,12 +176,75 @@ class GMN(_MemoryStack):
         s, x = g.x[:, :m], g.x[:, self.topo_dim:]                        # [N, m], [N, F]
         act = lambda t: F.leaky_relu(t, self.slope)  # noqa: E731
         drop = lambda t: dropout(t, self.dropout, self.training)  # noqa: E731
+        def s_times(lin: nn.Linear, drops: bool) -> Tensor:                # S W^T + b: [N, out]
+            if drops and self.training and self.dropout > 0:
+                return F.linear(drop(s), lin.weight[:, :m], lin.bias)    # over m columns
+            return _block_rows_linear(s, lin.weight, lin.bias, g.ptr)
+
         if self.query == "paper":
-            st = F.linear(drop(s), self.w0.weight[:, :m], self.w0.bias)   # S W0 over m columns
+            st = s_times(self.w0, drops=True)                                # S W0
             return act(self.w1(torch.cat([act(st), x], 1)))                # [N, D]
         hx = act(drop(self.wb(act(drop(self.wa(x))))))                    # [N, D/2]
-        st = act(drop(F.linear(s, self.ws.weight[:, :m], self.ws.bias)))  # [N, T_h]
+        st = act(drop(s_times(self.ws, drops=False)))                      # [N, T_h]
         return torch.cat([hx, st], 1)                                      # [N, D/2 + T_h]
+
+
+class _BlockRows(torch.autograd.Function):
+    """out[rows of graph b] = s[rows of b, :n_b] @ weight[:, :n_b]^T (+ bias), for sorted,
+    zero-padded RWR rows s (data: no gradient), n_b = min(size of b, s.shape[1])."""
+
+    @staticmethod
+    def forward(ctx, s: Tensor, weight: Tensor, bias: Tensor | None,  # noqa: ANN205
+                bounds: list[tuple[int, int, int]]):
+        out = s.new_empty(s.shape[0], weight.shape[0])                   # [N, out]
+        for r0, r1, n in bounds:
+            if bias is None:
+                torch.mm(s[r0:r1, :n], weight[:, :n].t(), out=out[r0:r1])
+            else:
+                torch.addmm(bias, s[r0:r1, :n], weight[:, :n].t(), out=out[r0:r1])
+        ctx.save_for_backward(s, weight)
+        ctx.bounds, ctx.has_bias = bounds, bias is not None
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):  # noqa: ANN205
+        s, weight = ctx.saved_tensors
+        g_w = g_b = None
+        if ctx.needs_input_grad[1]:
+            g_w = torch.zeros_like(weight)                               # [out, topo_dim]
+            for r0, r1, n in ctx.bounds:
+                g_w[:, :n].addmm_(grad[r0:r1].t(), s[r0:r1, :n])
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            g_b = grad.sum(0)
+        return None, g_w, g_b, None
+
+
+def _block_rows_linear(s: Tensor, weight: Tensor, bias: Tensor | None,
+                       ptr: Tensor | None) -> Tensor:
+    """``F.linear(s, weight, bias)`` for a batch's RWR rows s [N, w] (w <= weight's columns),
+    each graph's rows multiplied by its own non-zero columns only: the same values (the
+    skipped entries are zero), about half the work in a batch of graphs of mixed sizes.
+    A single graph, an s that needs a gradient, or a batch where the blocks would skip fewer
+    than ``_BLOCK_MIN_SKIP`` entries per graph (small graphs: two products per graph cost more
+    than they save) takes ``F.linear``."""
+    w = s.shape[1]
+    if ptr is None or ptr.numel() <= 2 or s.requires_grad:
+        return F.linear(s, weight[:, :w], bias)
+    counts = ptr.diff().tolist()
+    sizes = [min(c, w) for c in counts]
+    skipped = s.shape[0] * w - sum(c * n for c, n in zip(counts, sizes, strict=True))
+    if skipped < _BLOCK_MIN_SKIP * len(counts):
+        return F.linear(s, weight[:, :w], bias)
+    bounds = [(r0, r0 + c, n) for r0, c, n in
+              zip(ptr[:-1].tolist(), counts, sizes, strict=True)]
+    return _BlockRows.apply(s, weight, bias, bounds)
+
+
+# Entries of S a graph's block must skip, on average, before the per-graph products pay for
+# their calls: set from benchmarks/graph_prediction/epoch_time.py (GMN on PROTEINS, 39 nodes
+# a graph, was 1.08x slower with blocks everywhere; DD and REDDIT-BINARY 0.90x and 0.93x).
+_BLOCK_MIN_SKIP = 32768
 
 
 @register_graph_model("memgnn")

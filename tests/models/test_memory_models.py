@@ -148,3 +148,38 @@ def test_gmn_two_branch_dropout_sits_where_the_official_code_puts_it():
     torch.testing.assert_close(out, model.head(h.mean(1)))
     torch.manual_seed(5)
     assert not torch.equal(model(g)[0], model.eval()(g)[0])   # dropout did act
+
+
+def test_gmn_block_rows_product_matches_the_dense_one_with_gradients(monkeypatch):
+    # three graphs of 3, 7 and 5 nodes, RWR width 9: each graph's rows multiplied by its own
+    # n x n block give S W^T + b and the same gradients for W and b as the whole [N, 9] product
+    from gnnkit.models import memory
+    from gnnkit.models.memory import _block_rows_linear
+
+    monkeypatch.setattr(memory, "_BLOCK_MIN_SKIP", 0)     # blocks even for these tiny graphs
+    calls = []
+    monkeypatch.setattr(memory._BlockRows, "apply",
+                        lambda *a, f=memory._BlockRows.apply: calls.append(1) or f(*a))
+    torch.manual_seed(0)
+    sizes, topo = (3, 7, 5), 9
+    gs = [_input(GMN(2, 2, topo, hidden_dim=8, num_heads=2), _graph(seed=k, n=n), topo=topo)
+          for k, n in enumerate(sizes)]
+    g = batch(gs)
+    s = g.x[:, :topo].double()
+    assert all(torch.all(s[int(g.ptr[b]):int(g.ptr[b + 1]), n:] == 0)
+               for b, n in enumerate(sizes))                  # the skipped part is zero
+    w = torch.randn(4, topo, dtype=torch.double, requires_grad=True)
+    bias = torch.randn(4, dtype=torch.double, requires_grad=True)
+    up = torch.randn(s.shape[0], 4, dtype=torch.double)
+    got = _block_rows_linear(s, w, bias, g.ptr)
+    (got * up).sum().backward()
+    gw, gb = w.grad.clone(), bias.grad.clone()
+    w.grad = bias.grad = None
+    ref = torch.nn.functional.linear(s, w, bias)
+    (ref * up).sum().backward()
+    torch.testing.assert_close(got, ref)
+    torch.testing.assert_close(gw, w.grad)
+    torch.testing.assert_close(gb, bias.grad)
+    no_bias = _block_rows_linear(s, w.detach(), None, g.ptr)
+    torch.testing.assert_close(no_bias, s @ w.detach().t())
+    assert len(calls) == 2                                    # both went through the blocks
