@@ -165,8 +165,9 @@ class GMN(_MemoryStack):
         # zero for every row. Skipping them changes no value and saves the dropout and product
         # over the padding (PROTEINS: m ~ 100 of 620 columns in a typical batch). Where S is
         # not dropped out, each graph's rows go further: only its own n x n block is
-        # multiplied (_block_rows_linear; 0.52-0.59 of the [N, m] product's work in random
-        # batches of 16 of DD, REDDIT-BINARY, COLLAB, PROTEINS).
+        # multiplied (_block_rows_linear; 0.52-0.60 of the [N, m] product's work in random
+        # batches of 16 of DD, REDDIT-BINARY, COLLAB, PROTEINS: gmn_blocks.py in
+        # benchmarks/graph_prediction).
         if g.x is None:
             _no_x("GMN")
         check_features("GMN", g.x, self.topo_dim + self.in_dim, g.num_nodes,
