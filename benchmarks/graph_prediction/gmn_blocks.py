@@ -7,8 +7,8 @@ For each data set (the ``graph_gmn`` preset's graphs: those over ``max_nodes`` d
 batch's [N, m] product (m = its largest graph) that the n x n blocks keep, sum n^2 / (N m),
 the mean share of the RWR width (the largest graph kept) that the batch's largest graph
 needs, m / topo_dim (what a batch padded to its own largest graph would copy of S), and the
-share of batches that take the blocks under the threshold of
-``gnnkit.models.memory._block_rows_linear`` (the skipped entries, N m - sum n^2, at least
+share of batches that take the blocks (``gnnkit.models.memory._block_sizes``, the test
+``_block_rows_linear`` makes: the skipped entries, N m - sum n^2, at least
 ``_BLOCK_MIN_SKIP`` per graph). Sizes only: no model runs.
 """
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             blocks = int((b * b).sum())
             kept += blocks / full
             width += int(b.max()) / int(sizes.max())
-            taken += full - blocks >= memory._BLOCK_MIN_SKIP * b.numel()
+            taken += memory._block_sizes(b.tolist(), int(b.max())) is not None
         print(f"| {name} | {sizes.numel()} | {int(sizes.max())} | {cfg.batch_size} | "
               f"{kept / a.batches:.2f} | {width / a.batches:.2f} | {taken / a.batches:.0%} |")
     return 0

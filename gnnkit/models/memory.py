@@ -230,16 +230,22 @@ def _block_rows_linear(s: Tensor, weight: Tensor, bias: Tensor | None,
     than ``_BLOCK_MIN_SKIP`` entries per graph (small graphs: two products per graph cost more
     than they save) takes ``F.linear``."""
     w = s.shape[1]
-    if ptr is None or ptr.numel() <= 2 or s.requires_grad:
-        return F.linear(s, weight[:, :w], bias)
-    counts = ptr.diff().tolist()
-    sizes = [min(c, w) for c in counts]
-    skipped = s.shape[0] * w - sum(c * n for c, n in zip(counts, sizes, strict=True))
-    if skipped < _BLOCK_MIN_SKIP * len(counts):
+    counts = None if ptr is None or ptr.numel() <= 2 or s.requires_grad else ptr.diff().tolist()
+    sizes = None if counts is None else _block_sizes(counts, w)
+    if sizes is None:
         return F.linear(s, weight[:, :w], bias)
     bounds = [(r0, r0 + c, n) for r0, c, n in
               zip(ptr[:-1].tolist(), counts, sizes, strict=True)]
     return _BlockRows.apply(s, weight, bias, bounds)
+
+
+def _block_sizes(counts: list[int], w: int) -> list[int] | None:
+    """Each graph's block width, min(nodes, w), for graphs of ``counts`` nodes in RWR rows of
+    width ``w``; None where the blocks would skip fewer than ``_BLOCK_MIN_SKIP`` entries per
+    graph (then one [N, w] product is cheaper)."""
+    sizes = [min(c, w) for c in counts]
+    skipped = sum(counts) * w - sum(c * n for c, n in zip(counts, sizes, strict=True))
+    return sizes if skipped >= _BLOCK_MIN_SKIP * len(counts) else None
 
 
 # Entries of S a graph's block must skip, on average, before the per-graph products pay for
