@@ -641,8 +641,12 @@ def _read_history(path: Path, folds: set[int]) -> list[dict]:
 
 def _check_regression_options(cfg: GraphConfig) -> None:
     """Regression data sets run random 80/10/10 splits over ``seeds``: the cross-validation
-    options would be ignored, so asking for one is an error rather than a silent no-op."""
+    options would be ignored, so asking for one is an error rather than a silent no-op.
+    (``--folds 10`` and ``--protocol paper`` equal the defaults, so they cannot be told
+    from unset ones and pass.)"""
+    default_folds = next(f.default for f in fields(GraphConfig) if f.name == "folds")
     set_cv = [f for f, bad in (("--protocol holdout", cfg.protocol != "paper"),
+                               (f"--folds {cfg.folds}", cfg.folds != default_folds),
                                ("--first-fold", cfg.first_fold != 0),
                                ("--max-folds", cfg.max_folds is not None)) if bad]
     if set_cv:

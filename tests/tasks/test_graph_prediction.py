@@ -276,7 +276,7 @@ def _toy_regression(n: int):
 
 
 @pytest.mark.parametrize("flags", [dict(protocol="holdout"), dict(first_fold=2),
-                                   dict(max_folds=1)])
+                                   dict(max_folds=1), dict(folds=5)])
 def test_regression_refuses_cross_validation_options(flags):
     reg = _toy_regression(6)
     cfg = make_config("graph", model="gmn", dataset="toy", save=False, quiet=True, seeds=1,
