@@ -123,7 +123,9 @@ class GraphConfig:
                                              "predict (default: the only numeric column other "
                                              "than the SMILES)")
     smiles_column: str = option("smiles", "CSV data set: the column of SMILES strings")
-    threads: int | None = option(None, "torch CPU threads during training")
+    threads: int | None = option(None, "torch CPU threads during training (a seed repeats "
+                                       "bit for bit on one machine with the same threads and "
+                                       "MKL_CBWR=AUTO set)")
     device: str = option("cpu", "torch device: cpu, cuda, cuda:1, ... or auto")
     out_dir: str = option("runs", "parent directory of run directories")
     run_name: str | None = option(None, "run directory name")

@@ -129,7 +129,9 @@ class LinkConfig:
                           models=("deepwalk",))
     device: str = option("cpu", "torch device: cpu, cuda, cuda:1, ... or auto")
     threads: int | None = option(None, "torch CPU threads during training (default: torch's "
-                                       "choice; 1 avoids slow-downs on a busy machine)")
+                                       "choice; 1 avoids slow-downs on a busy machine; a seed "
+                                       "repeats bit for bit on one machine with the same "
+                                       "threads and MKL_CBWR=AUTO set)")
     out_dir: str = option("runs", "parent directory of run directories")
     run_name: str | None = option(None, "run directory name (default: "
                                         "link-<model>-<dataset>-<time>)")

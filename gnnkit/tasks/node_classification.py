@@ -92,7 +92,9 @@ class NodeConfig:
         "none", "relabel nodes once at load for memory locality (rcm: reverse Cuthill-McKee, "
                 "degree); metrics, embeddings and saved labels stay in the original node order")
     threads: int | None = option(None, "torch CPU threads during training (default: torch's "
-                                       "choice; 1 avoids slow-downs on a busy machine)")
+                                       "choice; 1 avoids slow-downs on a busy machine; a seed "
+                                       "repeats bit for bit on one machine with the same "
+                                       "threads and MKL_CBWR=AUTO set)")
     out_dir: str = option("runs", "parent directory of run directories")
     run_name: str | None = option(None, "run directory name (default: <model>-<dataset>-<time>)")
     save: bool = option(True, "write the run directory (config, metrics, history, checkpoints)")
