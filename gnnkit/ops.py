@@ -534,10 +534,20 @@ def _sddmm_heads(s: _Structure, a: Tensor, b: Tensor, out: Tensor | None = None)
     Each head's ``sampled_addmm`` writes straight into its row of ``out`` (``out=`` a CSR
     tensor whose values are that row), which saves a copy per head (0.7x the time at H = 8).
     ``out`` (contiguous [H, E]) may be given, to reuse a buffer.
+
+    A graph with repeated edges can hold more edges than its n x n matrix has entries (a
+    dense COLLAB graph, whose file lists each edge twice, in a batch of two). There
+    ``sampled_addmm`` fails and, with ``out=``, shrinks the structure's shared column index
+    in place, so the rows are gathered instead.
     """
-    pat = s.pattern(a.dtype)
     if out is None:
         out = a.new_empty(a.shape[0], s.col.numel())
+    if s.col.numel() > s.n * s.n:
+        dst, src = s.dst_csr, s.src_csr
+        for k in range(a.shape[0]):
+            torch.sum(a[k].index_select(0, dst) * b[k].index_select(0, src), 1, out=out[k])
+        return out
+    pat = s.pattern(a.dtype)
     for k in range(a.shape[0]):                              # b[k].t(): [C, N], a view
         torch.sparse.sampled_addmm(pat, a[k], b[k].t(), beta=0.0, out=s.matrix(out[k]))
     return out

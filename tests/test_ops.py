@@ -726,3 +726,24 @@ def test_transpose_into_equals_transpose(heads):
     out = torch.empty(heads, 1000)
     assert ops._transpose_into(t, out) is out
     assert torch.equal(out, t.t())
+
+
+def test_sampled_product_on_a_graph_with_more_edges_than_matrix_entries():
+    """Repeated edges can outnumber the n x n entries (a dense COLLAB graph lists each edge
+    twice); the per-edge products must still be <a[dst], b[src]> per stored edge, and the
+    shared index arrays must stay as they were (sampled_addmm shrank them in place)."""
+    from gnnkit.ops import _sddmm_heads, _structure
+
+    torch.manual_seed(0)
+    dense = ([0, 1, 2, 0, 1, 2, 0, 1, 2, 1, 0, 0], [1, 2, 0, 2, 0, 1, 0, 1, 2, 0, 1, 1], 3)
+    for src, dst, n in [dense, ([0, 0, 1, 2, 3], [1, 1, 2, 3, 0], 4)]:
+        g = Graph(edge_index=torch.tensor([src, dst]), num_nodes=n)
+        s = _structure(g)
+        col, rowptr = s.col.clone(), s.rowptr.clone()
+        a = torch.randn(2, n, 4, dtype=torch.float64)
+        b = torch.randn(2, n, 4, dtype=torch.float64)
+        want = (a[:, s.dst_csr] * b[:, s.src_csr.long()]).sum(-1)
+        for out in (None, torch.empty(2, len(src), dtype=torch.float64)):
+            got = _sddmm_heads(s, a, b, out=out)
+            torch.testing.assert_close(got, want)
+        assert torch.equal(s.col, col) and torch.equal(s.rowptr, rowptr)
