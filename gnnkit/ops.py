@@ -545,7 +545,7 @@ def _sddmm_heads(s: _Structure, a: Tensor, b: Tensor, out: Tensor | None = None)
     if s.col.numel() > s.n * s.n:
         dst, src = s.dst_csr, s.src_csr
         for k in range(a.shape[0]):
-            torch.sum(a[k].index_select(0, dst) * b[k].index_select(0, src), 1, out=out[k])
+            torch.sum(_take_rows(a[k], dst) * _take_rows(b[k], src), 1, out=out[k])
         return out
     pat = s.pattern(a.dtype)
     for k in range(a.shape[0]):                              # b[k].t(): [C, N], a view

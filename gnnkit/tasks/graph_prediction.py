@@ -646,9 +646,8 @@ def _check_regression_options(cfg: GraphConfig) -> None:
     options would be ignored, so asking for one is an error rather than a silent no-op.
     (``--folds 10`` and ``--protocol paper`` equal the defaults, so they cannot be told
     from unset ones and pass.)"""
-    default_folds = next(f.default for f in fields(GraphConfig) if f.name == "folds")
     set_cv = [f for f, bad in (("--protocol holdout", cfg.protocol != "paper"),
-                               (f"--folds {cfg.folds}", cfg.folds != default_folds),
+                               (f"--folds {cfg.folds}", cfg.folds != GraphConfig.folds),
                                ("--first-fold", cfg.first_fold != 0),
                                ("--max-folds", cfg.max_folds is not None)) if bad]
     if set_cv:
