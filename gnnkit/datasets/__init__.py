@@ -207,11 +207,13 @@ def _tu_entry(canon: str) -> None:
         stats={"graphs": graphs, "classes": classes, "node_features": features},
     )
     def _load(root=None, offline=None, base_url=None, *, node_features: str = "auto",
-              degree_cap: int = 64, cache_dir=None, use_cache: bool = True):
+              degree_cap: int = 64, cache_dir=None, use_cache: bool = True,
+              repeated_edges: str = "merge"):
         from .tudataset import load_tu
 
         return load_tu(canon, root, offline, base_url, node_features=node_features,
-                       degree_cap=degree_cap, cache_dir=cache_dir, use_cache=use_cache)
+                       degree_cap=degree_cap, cache_dir=cache_dir, use_cache=use_cache,
+                       repeated_edges=repeated_edges)
 
 
 for _canon in _TU_STATS:
@@ -277,8 +279,8 @@ def load_graph_dataset(
 ) -> Any:
     """Load a registered graph-level data set by name (case-insensitive): a TU set
     (``enzymes``, ``proteins``, ``dd``, ``collab``, ``reddit-binary``, ...; params
-    ``node_features``, ``degree_cap``, ``cache_dir``, ``use_cache``) or a MoleculeNet set
-    (``esol``, ``lipophilicity``, ``freesolv``; needs RDKit). Returns a
+    ``node_features``, ``degree_cap``, ``repeated_edges``, ``cache_dir``, ``use_cache``) or a
+    MoleculeNet set (``esol``, ``lipophilicity``, ``freesolv``; needs RDKit). Returns a
     :class:`~gnnkit.datasets.tudataset.GraphDataset`."""
     return _load_registered(name, "graph", root, offline, base_url, params)
 

@@ -16,6 +16,17 @@ one-hot degree has ``degree_cap + 1`` columns (degrees >= cap share the last one
 (82 distinct values in the shared copy);
 COLLAB and REDDIT-BINARY (no node data) one-hot degree.
 
+Repeated edges (``repeated_edges``): some archives list a pair ``i, j`` more than once
+(COLLAB, REDDIT-BINARY and IMDB-BINARY list every directed edge twice). ``"merge"`` (the
+default) keeps the first line of each pair, so degrees and aggregation count each neighbour
+once, as PyG's ``TUDataset`` does; ``"keep"`` keeps every line as its own edge (a
+multigraph; gnnkit's only behaviour before this option existed). Repeats of one pair whose
+edge labels or attributes differ cannot be merged and raise :class:`DatasetError`.
+``info["repeated_edge_lines"]`` counts the lines beyond the first of each pair (merged or
+kept), ``info["max_lines_per_edge"]`` the most lines one pair has, and
+``info["self_loop_lines"]`` the lines ``i, i`` (kept either way);
+``benchmarks/graph_prediction/tu_edges.py`` prints them for the shipped sets.
+
 Graph labels are mapped to ``0..C-1`` in sorted order (e.g. REDDIT-BINARY's ``-1, 1``); the
 map is in ``info["label_map"]``. Edge labels become one-hot ``edge_attr`` (edge attributes, if
 any, are concatenated first).
@@ -47,8 +58,9 @@ __all__ = ["GraphDataset", "TU_DATASETS", "load_tu", "load_tu_zip", "parse_tu_zi
 
 TU_DATASETS = ("ENZYMES", "PROTEINS", "PROTEINS_full", "DD", "COLLAB", "REDDIT-BINARY",
                "IMDB-BINARY", "MUTAG", "NCI1")
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 NodeFeatures = ("auto", "attributes", "labels", "degree")
+RepeatedEdges = ("merge", "keep")
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,6 +155,35 @@ def _members(zf: zipfile.ZipFile, name: str) -> dict[str, str]:
     return out
 
 
+def _pair_keys(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
+    return src.astype(np.int64) * (n + 1) + dst
+
+
+def _first_of_each_pair(src: np.ndarray, dst: np.ndarray, n: int) -> tuple[np.ndarray, int]:
+    """The line numbers (sorted) of the first occurrence of each ``(src, dst)`` pair, and
+    the most lines one pair has."""
+    _, first, counts = np.unique(_pair_keys(src, dst, n), return_index=True,
+                                 return_counts=True)
+    return np.sort(first), int(counts.max(initial=0))
+
+
+def _check_repeats_agree(edge_feat: np.ndarray, src_all: np.ndarray, dst_all: np.ndarray,
+                         n: int, where: str) -> None:
+    """Raise when two lines of one pair carry different edge labels / attributes."""
+    _, inverse = np.unique(_pair_keys(src_all, dst_all, n), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    same_pair = inverse[order][1:] == inverse[order][:-1]
+    differs = np.any(edge_feat[order][1:] != edge_feat[order][:-1], axis=1) & same_pair
+    if np.any(differs):
+        k = int(np.nonzero(differs)[0][0])
+        i, j = sorted((int(order[k]), int(order[k + 1])))
+        raise DatasetError(
+            f"{where}: lines {i + 1} and {j + 1} list the same edge ({src_all[i]}, "
+            f"{dst_all[i]}) with different edge labels or attributes, so the repeats cannot "
+            f"be merged into one edge; load with repeated_edges='keep' (CLI "
+            f"--repeated-edges keep) to keep each line as its own edge")
+
+
 def _one_hot(values: np.ndarray) -> tuple[np.ndarray, list]:
     """One-hot columns over the sorted distinct values of each column of ``values`` [n, c]."""
     blocks, vocab = [], []
@@ -156,13 +197,16 @@ def _one_hot(values: np.ndarray) -> tuple[np.ndarray, list]:
 
 
 def parse_tu_zip(path: str | os.PathLike, name: str, node_features: str = "auto",
-                 degree_cap: int = 64) -> dict:
+                 degree_cap: int = 64, repeated_edges: str = "merge") -> dict:
     """Parse a TU archive into flat arrays (see :func:`load_tu`). Returns a dict of tensors:
     ``edge_index`` [2, E] (0-based global), ``ptr`` [G+1], ``eptr`` [G+1] (edges grouped by
     graph), ``x`` [N, F], ``y`` [G], ``edge_attr`` [E, F_e] or None, and ``info``."""
     if node_features not in NodeFeatures:
         raise DatasetError(f"node_features must be one of {', '.join(NodeFeatures)}, "
                            f"got {node_features!r}")
+    if repeated_edges not in RepeatedEdges:
+        raise DatasetError(f"repeated_edges must be one of {', '.join(RepeatedEdges)}, "
+                           f"got {repeated_edges!r}")
     path = Path(path)
     try:
         zf = zipfile.ZipFile(path)
@@ -220,9 +264,13 @@ def parse_tu_zip(path: str | os.PathLike, name: str, node_features: str = "auto"
             raise DatasetError(f"{where_a}: line {i + 1} joins nodes of different graphs "
                                f"({src[i] + 1} in graph {eg[i]}, {dst[i] + 1} in graph "
                                f"{ind[dst[i]]})")
-        order = np.argsort(eg, kind="stable")
+        first, most = _first_of_each_pair(src, dst, n)
+        repeated = int(a.shape[0] - first.size)
+        lines = first if repeated_edges == "merge" else np.arange(a.shape[0])
+        order = lines[np.argsort(eg[lines], kind="stable")]
         src, dst = src[order], dst[order]
-        eptr = np.concatenate([[0], np.cumsum(np.bincount(eg - 1, minlength=num_graphs))])
+        eptr = np.concatenate([[0], np.cumsum(np.bincount(eg[order] - 1,
+                                                          minlength=num_graphs))])
 
         def node_part(part: str, dtype: type) -> np.ndarray | None:
             if part not in parts:
@@ -236,7 +284,10 @@ def parse_tu_zip(path: str | os.PathLike, name: str, node_features: str = "auto"
         attrs = node_part("node_attributes", np.float64)
         nlab = node_part("node_labels", np.int64)
         info: dict = {"source": str(path), "num_graphs": num_graphs, "num_nodes": n,
-                      "num_edges": int(a.shape[0])}
+                      "num_edges": int(order.size), "edge_lines": int(a.shape[0]),
+                      "repeated_edge_lines": repeated, "max_lines_per_edge": most,
+                      "repeated_edges": repeated_edges,
+                      "self_loop_lines": int(np.count_nonzero(a[:, 0] == a[:, 1]))}
         blocks, sources = [], []
         want_attr = node_features in ("auto", "attributes")
         want_lab = node_features in ("auto", "labels")
@@ -265,14 +316,20 @@ def parse_tu_zip(path: str | os.PathLike, name: str, node_features: str = "auto"
             if ea.shape[0] != a.shape[0]:
                 raise DatasetError(f"{path}:{parts['edge_attributes']} has {ea.shape[0]} rows "
                                    f"but {parts['A']} has {a.shape[0]} edges")
-            eblocks.append(ea.astype(np.float32)[order])
+            eblocks.append(ea.astype(np.float32))
         if "edge_labels" in parts:
             el = read("edge_labels", np.int64)
             if el.shape[0] != a.shape[0]:
                 raise DatasetError(f"{path}:{parts['edge_labels']} has {el.shape[0]} rows "
                                    f"but {parts['A']} has {a.shape[0]} edges")
-            eblocks.append(_one_hot(el)[0][order])
-        edge_attr = np.concatenate(eblocks, 1) if eblocks else None
+            eblocks.append(_one_hot(el)[0])
+        edge_attr = None
+        if eblocks:
+            full = np.concatenate(eblocks, 1)
+            if repeated_edges == "merge" and repeated:
+                _check_repeats_agree(full, src_all=a[:, 0], dst_all=a[:, 1], n=n,
+                                     where=where_a)
+            edge_attr = full[order]
 
     if glabels.shape[1] != 1:
         raise DatasetError(f"{path}:{parts['graph_labels']} must hold one label per line")
@@ -303,7 +360,8 @@ def unpack_graphs(p: dict) -> list[Graph]:
 
 def load_tu(name: str, root: str | os.PathLike | None = None, offline: bool | None = None,
             base_url: str | None = None, node_features: str = "auto", degree_cap: int = 64,
-            cache_dir: str | os.PathLike | None = None, use_cache: bool = True) -> GraphDataset:
+            cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
+            repeated_edges: str = "merge") -> GraphDataset:
     """Load ``tu/<name>.zip`` (fetched into the data root when missing) as a GraphDataset.
 
     The processed tensors are cached atomically (``cache_dir``; an unwritable cache is
@@ -311,12 +369,13 @@ def load_tu(name: str, root: str | os.PathLike | None = None, offline: bool | No
     """
     canon = {d.lower(): d for d in TU_DATASETS}.get(name.lower(), name)
     path = fetch(f"tu/{canon}.zip", root, offline, base_url)
-    return load_tu_zip(path, canon, node_features, degree_cap, cache_dir, use_cache)
+    return load_tu_zip(path, canon, node_features, degree_cap, cache_dir, use_cache,
+                       repeated_edges)
 
 
 def load_tu_zip(path: str | os.PathLike, name: str | None = None, node_features: str = "auto",
                 degree_cap: int = 64, cache_dir: str | os.PathLike | None = None,
-                use_cache: bool = True) -> GraphDataset:
+                use_cache: bool = True, repeated_edges: str = "merge") -> GraphDataset:
     """A TU archive anywhere on disk (your own data in the official layout,
     ``NAME/NAME_A.txt`` ...) as a GraphDataset; ``name`` defaults to the file's stem.
     Cached like :func:`load_tu`, keyed by the file's size and modification time."""
@@ -326,10 +385,11 @@ def load_tu_zip(path: str | os.PathLike, name: str | None = None, node_features:
                            f"NAME/NAME_A.txt, NAME_graph_indicator.txt, NAME_graph_labels.txt)")
     canon = name or path.stem
     st = path.stat()
-    key = f"{canon}-{node_features}-{degree_cap}-{st.st_size}-{st.st_mtime_ns}-v{_CACHE_VERSION}"
+    key = (f"{canon}-{node_features}-{degree_cap}-{repeated_edges}-{st.st_size}-"
+           f"{st.st_mtime_ns}-v{_CACHE_VERSION}")
     cfile = cache_file("tu", key, cache_dir)
-    p = load_or_build(cfile, lambda: parse_tu_zip(path, canon, node_features, degree_cap),
-                      use_cache)
+    p = load_or_build(cfile, lambda: parse_tu_zip(path, canon, node_features, degree_cap,
+                                                  repeated_edges), use_cache)
     info = dict(p["info"])
     info["cache"] = str(cfile) if use_cache else None
     return GraphDataset(canon, unpack_graphs(p), int(p["num_classes"]), info)

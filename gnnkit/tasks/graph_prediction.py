@@ -119,6 +119,10 @@ class GraphConfig:
     node_features: Literal["auto", "attributes", "labels", "degree"] = option(
         "auto", "TU node features (see gnnkit.datasets.tudataset)")
     degree_cap: int = option(64, "one-hot degree width - 1 (TU sets without node data)")
+    repeated_edges: Literal["merge", "keep"] = option(
+        "merge", "TU sets: a pair i, j listed more than once in NAME_A.txt (COLLAB, "
+                 "REDDIT-BINARY, IMDB-BINARY list every edge twice) is one edge ('merge', as "
+                 "PyG) or several ('keep', gnnkit before this option)")
     target_column: str | None = option(None, "CSV data set (--dataset FILE.csv): the column to "
                                              "predict (default: the only numeric column other "
                                              "than the SMILES)")
@@ -196,6 +200,18 @@ def is_tu_zip(dataset: str) -> bool:
     return dataset.lower().endswith(".zip")
 
 
+def _reads_tu(dataset: str) -> bool:
+    """Whether ``load_graph_data`` reads ``dataset`` with the TU reader."""
+    from ..datasets import list_datasets
+    from ..datasets.tudataset import TU_DATASETS
+
+    name = dataset.lower()
+    if is_csv(dataset) or name == "synthetic":
+        return False
+    registered = {d["name"] for d in list_datasets() if d["task"] == "graph"}
+    return name not in registered or name in {d.lower() for d in TU_DATASETS}
+
+
 def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
     """The data set of ``cfg``, graphs over ``max_nodes`` dropped (counted in ``info``).
 
@@ -210,7 +226,8 @@ def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
     from ..datasets.moleculenet import load_molecule_csv
     from ..datasets.tudataset import TU_DATASETS, GraphDataset, load_tu, load_tu_zip
 
-    tu_params = {"node_features": cfg.node_features, "degree_cap": cfg.degree_cap}
+    tu_params = {"node_features": cfg.node_features, "degree_cap": cfg.degree_cap,
+                 "repeated_edges": cfg.repeated_edges}
     task = {d["name"]: d["task"] for d in list_datasets()}.get(cfg.dataset.lower())
     if cfg.dataset.lower() == "synthetic":
         ds = cycles_vs_cliques(40, seed=cfg.seed)
@@ -615,7 +632,15 @@ def _check_resume(cfg: GraphConfig) -> Path:
     if not saved_file.is_file():
         raise ConfigError(f"--resume {run_dir}: no config.toml there, so it is not a run "
                           f"directory of 'gnnkit train graph'")
-    saved = resolve_config(GraphConfig, load_toml(saved_file), {}, where=str(saved_file))
+    raw = load_toml(saved_file)
+    if "repeated_edges" not in raw and _reads_tu(str(raw.get("dataset", ""))):
+        raise ConfigError(
+            f"--resume {run_dir}: its config.toml predates the repeated_edges setting, so the "
+            f"run loaded {raw.get('dataset')!r} keeping repeated edges, and this gnnkit would "
+            f"merge them (other graphs, other numbers). Add the line repeated_edges = \"keep\" "
+            f"to {saved_file} to go on as it started, or resume it with the gnnkit it started "
+            f"with")
+    saved = resolve_config(GraphConfig, raw, {}, where=str(saved_file))
     diff = [f.name for f in fields(GraphConfig) if f.name not in _RESUME_FREE
             and getattr(cfg, f.name) != getattr(saved, f.name)]
     if diff:
@@ -813,7 +838,10 @@ def load_graph_run(run_dir: str | Path, fold: int | None = None
     if not saved.is_file():
         raise ConfigError(f"--run {run_dir}: no config.toml there, so it is not a run "
                           f"directory of 'gnnkit train graph'")
-    cfg = resolve_config(GraphConfig, load_toml(saved), {}, where=str(saved))
+    raw = load_toml(saved)
+    # a run saved before the setting existed read its TU data keeping repeated edges
+    raw.setdefault("repeated_edges", "keep")
+    cfg = resolve_config(GraphConfig, raw, {}, where=str(saved))
     ckpt = run_dir / "checkpoints"
     done = sorted(int(p.stem[4:]) for p in ckpt.glob("fold*.json") if p.stem[4:].isdigit())
     if not done:
@@ -860,7 +888,7 @@ def predict_loaded(run: tuple[GraphConfig, nn.Module, dict], graphs: list[Graph]
             f"{sorted(ew, key=str)}, but fold {info['fold']} of {info['run_dir']} was trained on "
             f"{info['in_dim']} and {info['edge_dim']}: give graphs made the way its data set "
             f"was ({cfg.dataset!r}, node_features {cfg.node_features!r}, degree_cap "
-            f"{cfg.degree_cap})")
+            f"{cfg.degree_cap}, repeated_edges {cfg.repeated_edges!r})")
     if info["topo_dim"]:
         graphs = add_rwr(graphs, info["topo_dim"], cfg.rwr_c)
     outs = [model(batch(graphs[s:s + batch_size]))[0]

@@ -89,6 +89,51 @@ def test_cache_is_used_and_matches(tmp_path):
     assert torch.equal(c[0].x, a[0].x)
 
 
+def test_repeated_edges_are_merged_by_default_or_kept(tmp_path):
+    """An archive that lists pairs more than once (as COLLAB, REDDIT-BINARY and IMDB-BINARY
+    list every edge twice): 'merge' gives the graph of the distinct pairs, with degrees and
+    edge labels of that graph; 'keep' a multigraph with every line."""
+    lines = TINY["A"].splitlines(keepends=True)
+    labels = TINY["edge_labels"].splitlines(keepends=True)
+    # every line twice, the second copy after all the first ones; one pair a third time
+    parts = {**TINY, "A": "".join(lines + lines + lines[2:3]),
+             "edge_labels": "".join(labels + labels + labels[2:3])}
+    make_zip(tmp_path)
+    make_zip(tmp_path, "TWICE", parts)
+    bare = {k: v for k, v in parts.items() if k not in ("node_labels", "node_attributes")}
+    make_zip(tmp_path, "BARE", bare)
+
+    def get(name, **kw):
+        return load_tu(name, root=tmp_path, offline=True, cache_dir=tmp_path / "c", **kw)
+
+    once, merged, kept = get("TINY"), get("TWICE"), get("TWICE", repeated_edges="keep")
+    for g, h in zip(once.graphs, merged.graphs, strict=True):
+        assert torch.equal(g.edge_index, h.edge_index) and torch.equal(g.x, h.x)
+        assert torch.equal(g.edge_attr, h.edge_attr)
+    assert merged.info["repeated_edge_lines"] == kept.info["repeated_edge_lines"] == 9
+    assert merged.info["num_edges"] == 8 and kept.info["num_edges"] == 17
+    assert merged.info["edge_lines"] == 17 and merged.info["self_loop_lines"] == 0
+    assert merged.info["max_lines_per_edge"] == 3 and once.info["max_lines_per_edge"] == 1
+    assert kept[0].num_edges == 13 and kept[1].num_edges == 4
+    pairs = sorted(map(tuple, kept[0].edge_index.t().tolist()))
+    assert pairs.count((1, 2)) == 3 and pairs.count((0, 1)) == 2
+    # one-hot degree counts neighbours once when merged, every line when kept
+    deg_m = get("BARE", degree_cap=8)[0].x.argmax(1).tolist()
+    deg_k = get("BARE", degree_cap=8, repeated_edges="keep")[0].x.argmax(1).tolist()
+    assert deg_m == [2, 2, 2] and deg_k == [4, 4, 5]   # node 3 (id 2) is the third copy's target
+    with pytest.raises(DatasetError, match="repeated_edges must be one of merge, keep"):
+        get("TWICE", repeated_edges="drop")
+
+
+def test_repeats_with_different_edge_labels_cannot_be_merged(tmp_path):
+    parts = {**TINY, "A": TINY["A"] + "2, 3\n", "edge_labels": TINY["edge_labels"] + "1\n"}
+    make_zip(tmp_path, parts=parts)          # line 3 says (2, 3) has label 2, line 9 label 1
+    with pytest.raises(DatasetError, match=r"lines 3 and 9 list the same edge \(2, 3\) with "
+                                           r"different edge labels.*--repeated-edges keep"):
+        load(tmp_path, use_cache=False)
+    assert load(tmp_path, use_cache=False, repeated_edges="keep").info["num_edges"] == 9
+
+
 @pytest.mark.parametrize("part,text,match", [
     ("A", "1, 2\n2, 1\n2, 3\n3, 2\n1, 3\n3, 1\n4, 5\n5,", "different numbers of values"),
     ("A", "1, 2\n2, x\n", "not a row of numbers"),
@@ -138,6 +183,35 @@ def test_real_enzymes_and_proteins(shared_datasets, tmp_path):
             graphs, classes, feats, nmax)
         assert sum(g.num_nodes for g in ds.graphs) == ds.info["num_nodes"]
         assert all(g.is_undirected() for g in ds.graphs[:50])
+
+
+def test_imdb_binary_merged_matches_pyg(shared_datasets, tmp_path):
+    """IMDB-BINARY lists every edge twice; merged, each graph's edges are PyG's TUDataset's
+    (which coalesces), and its one-hot degree is PyG's degree; kept, every edge is there
+    twice."""
+    pyg_datasets = pytest.importorskip("torch_geometric.datasets")
+    archive = shared_datasets / "tu" / "IMDB-BINARY.zip"
+    if not archive.is_file():
+        pytest.skip(f"{archive} is not there")
+    raw = tmp_path / "pyg" / "IMDB-BINARY" / "raw"
+    raw.mkdir(parents=True)
+    with zipfile.ZipFile(archive) as zf:
+        for member in zf.namelist():
+            if member.endswith(".txt"):
+                (raw / member.rsplit("/", 1)[-1]).write_bytes(zf.read(member))
+    ref = pyg_datasets.TUDataset(str(tmp_path / "pyg"), "IMDB-BINARY")
+    ours = load_tu("imdb-binary", root=shared_datasets, offline=True, cache_dir=tmp_path / "c",
+                   degree_cap=1000)
+    kept = load_tu("imdb-binary", root=shared_datasets, offline=True,
+                   cache_dir=tmp_path / "c", repeated_edges="keep")
+    assert len(ours) == len(ref) == 1000 and ours.info["max_lines_per_edge"] == 2
+    for g, h, k in zip(ours.graphs, ref, kept.graphs, strict=True):
+        assert g.num_nodes == h.num_nodes and int(g.y) == int(h.y)
+        assert sorted(map(tuple, g.edge_index.t().tolist())) == sorted(
+            map(tuple, h.edge_index.t().tolist()))
+        deg = torch.bincount(h.edge_index[1], minlength=h.num_nodes)
+        assert torch.equal(g.x.argmax(1), deg)
+        assert k.num_edges == 2 * g.num_edges
 
 
 def test_your_own_archive_by_path_trains_and_predicts(tmp_path, capsys):

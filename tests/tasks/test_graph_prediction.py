@@ -255,6 +255,46 @@ def test_a_log_file_shows_each_checkpoint(tmp_path, capsys):
     assert "checkpoint written" not in capsys.readouterr().err
 
 
+def test_runs_saved_before_repeated_edges_existed(tmp_path, capsys):
+    """A config.toml without repeated_edges was written by a gnnkit that kept repeated TU
+    edges: resuming it is refused (it would go on with other graphs) until the file says
+    which, and predicting with it reads its input the way it was trained."""
+    import zipfile
+
+    from gnnkit.tasks.graph_prediction import load_graph_run
+
+    path = tmp_path / "TWICE.zip"           # 8 triangles and 8 paths, every edge listed twice
+    tri, pth = ["1, 2", "2, 1", "2, 3", "3, 2", "1, 3", "3, 1"], ["1, 2", "2, 1"]
+    lines, ind, labels, base = [], [], [], 0
+    for k in range(16):
+        edges, n = (tri, 3) if k % 2 == 0 else (pth, 2)
+        lines += [f"{int(a) + base}, {int(b) + base}" for a, b in
+                  (e.split(",") for e in edges)] * 2
+        ind += [str(k + 1)] * n
+        labels.append(str(k % 2))
+        base += n
+    with zipfile.ZipFile(path, "w") as zf:
+        for part, rows in (("A", lines), ("graph_indicator", ind), ("graph_labels", labels)):
+            zf.writestr(f"TWICE/TWICE_{part}.txt", "\n".join(rows) + "\n")
+    assert main(["train", "graph", "--model", "gmn", "--dataset", str(path), "--folds", "2",
+                 "--max-folds", "1", "--epochs", "2", "--hidden-dim", "8", "--num-heads", "2",
+                 "--repeated-edges", "keep", "--out-dir", str(tmp_path), "--run-name", "old",
+                 "--quiet", "--json"]) == 0
+    data = json.loads((tmp_path / "old" / "metrics.json").read_text())["data"]
+    assert data["repeated_edges"] == "keep" and data["repeated_edge_lines"] == 64
+    capsys.readouterr()
+    toml = tmp_path / "old" / "config.toml"
+    text = toml.read_text()
+    assert 'repeated_edges = "keep"' in text
+    toml.write_text(text.replace('repeated_edges = "keep"\n', ""))   # as an old run wrote it
+    assert load_graph_run(tmp_path / "old")[0].repeated_edges == "keep"
+    assert main(["train", "graph", "--resume", str(tmp_path / "old"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "predates the repeated_edges setting" in err and 'repeated_edges = "keep"' in err
+    toml.write_text(text)
+    assert main(["train", "graph", "--resume", str(tmp_path / "old"), "--quiet"]) == 0
+
+
 def test_resume_refuses_a_broken_checkpoint(tmp_path):
     kw = _resume_kw(tmp_path, "gmn")
     run_folds(make_config("graph", run_name="r", **{**kw, "max_folds": 1}))
