@@ -181,22 +181,23 @@ def _synthetic(root=None, offline=None, base_url=None, **params: Any) -> NodeDat
 
 _TU_CITATION = ("Morris et al., TUDataset: A collection of benchmark datasets for learning "
                 "with graphs, ICML 2020 GRL+ workshop")
-# name: (graphs, classes, node features with node_features="auto" and degree_cap=64)
+# name: (graphs, classes, node features with node_features="auto" and degree_cap=64, directed
+# edges loaded with repeated_edges="merge", lines of NAME_A.txt)
 _TU_STATS = {
-    "ENZYMES": (600, 6, "18 attributes + 3 one-hot labels (21)"),
-    "PROTEINS": (1113, 2, "1 attribute + 3 one-hot labels (4)"),
-    "PROTEINS_full": (1113, 2, "29 attributes + 3 one-hot labels (32)"),
-    "DD": (1178, 2, "one-hot node labels (82)"),
-    "COLLAB": (5000, 3, "one-hot degree, capped at 64 (65)"),
-    "REDDIT-BINARY": (2000, 2, "one-hot degree, capped at 64 (65)"),
-    "IMDB-BINARY": (1000, 2, "one-hot degree, capped at 64 (65)"),
-    "MUTAG": (188, 2, "one-hot node labels (7)"),
-    "NCI1": (4110, 2, "one-hot node labels (37)"),
+    "ENZYMES": (600, 6, "18 attributes + 3 one-hot labels (21)", 74564, 74564),
+    "PROTEINS": (1113, 2, "1 attribute + 3 one-hot labels (4)", 162088, 162088),
+    "PROTEINS_full": (1113, 2, "29 attributes + 3 one-hot labels (32)", 162088, 162088),
+    "DD": (1178, 2, "one-hot node labels (82)", 1686092, 1686092),
+    "COLLAB": (5000, 3, "one-hot degree, capped at 64 (65)", 24574995, 49149990),
+    "REDDIT-BINARY": (2000, 2, "one-hot degree, capped at 64 (65)", 1991016, 3982032),
+    "IMDB-BINARY": (1000, 2, "one-hot degree, capped at 64 (65)", 193062, 386124),
+    "MUTAG": (188, 2, "one-hot node labels (7)", 7442, 7442),
+    "NCI1": (4110, 2, "one-hot node labels (37)", 265506, 265506),
 }
 
 
 def _tu_entry(canon: str) -> None:
-    graphs, classes, features = _TU_STATS[canon]
+    graphs, classes, features, edges, lines = _TU_STATS[canon]
 
     @register_dataset(
         canon.lower(), task="graph",
@@ -204,7 +205,8 @@ def _tu_entry(canon: str) -> None:
         files=(f"tu/{canon}.zip",),
         source=KNOWN_FILES[f"tu/{canon}.zip"].url,
         citation=_TU_CITATION,
-        stats={"graphs": graphs, "classes": classes, "node_features": features},
+        stats={"graphs": graphs, "classes": classes, "node_features": features,
+               "edges": edges, "edge_lines": lines},
     )
     def _load(root=None, offline=None, base_url=None, *, node_features: str = "auto",
               degree_cap: int = 64, cache_dir=None, use_cache: bool = True,
@@ -317,8 +319,9 @@ def dataset_info(name: str, root: str | os.PathLike | None = None) -> dict:
     Returns a dict with name, task, description, then for node data sets nodes, edges
     (directed, both directions), features, classes, split ``{"train", "val", "test"}``, and
     for graph data sets graphs, classes (None for regression; then ``target``),
-    node_features; then root, ``files`` ({relative path: present under root}), ``complete``
-    (all files present), source and citation.
+    node_features (TU sets also: edges, the directed edges loaded with repeated pairs merged,
+    and edge_lines, the lines of ``NAME_A.txt``); then root, ``files`` ({relative path:
+    present under root}), ``complete`` (all files present), source and citation.
     """
     spec = _spec(name)
     root_path = resolve_root(root)
@@ -329,6 +332,9 @@ def dataset_info(name: str, root: str | os.PathLike | None = None) -> dict:
         out.update({"graphs": st.get("graphs"), "classes": st.get("classes"),
                     **({"target": st["target"]} if "target" in st else {}),
                     "node_features": st.get("node_features")})
+        if "edges" in st:
+            out["edges"] = st["edges"]
+            out["edge_lines"] = st["edge_lines"]
     else:
         split = st.get("split", (None, None, None))
         out.update({"nodes": st.get("nodes"), "edges": st.get("edges"),

@@ -123,6 +123,8 @@ def test_graph_info_matches_the_loaded_data(shared_datasets, tmp_path, name):
     assert (info["graphs"], info["classes"], width) == (
         len(ds), ds.num_classes, ds.graphs[0].x.shape[1])
     assert info["task"] == "graph" and info["complete"] and "split" not in info
+    assert (info["edges"], info["edge_lines"]) == (ds.info["num_edges"], ds.info["edge_lines"])
+    assert info["edges"] == sum(g.num_edges for g in ds.graphs)
 
 
 @pytest.mark.chem
