@@ -504,3 +504,26 @@ def test_on_epoch_sees_every_epochs_model_and_changes_nothing():
                                      rel=1e-5)
     plain = run_folds(cfg, data=reg)
     assert [r["val_loss"] for r in plain["runs"]] == [r["val_loss"] for r in hooked["runs"]]
+
+
+def test_paired_fold_differences(benchmark_script, tmp_path, capsys):
+    """paired.py: a collect.py file's key per fold, a history's best val_metric within the
+    first N epochs per fold, and the fold-by-fold difference over the folds both have."""
+    paired = benchmark_script("graph_prediction/paired.py")
+    metrics = tmp_path / "m.json"
+    metrics.write_text(json.dumps({"folds": [{"fold": 0, "val_acc": 0.90},
+                                             {"fold": 1, "val_acc": 0.72},
+                                             {"fold": 2, "val_acc": 0.70}]}))
+    history = tmp_path / "history.csv"
+    history.write_text("fold,epoch,kl_epoch,train_loss,kl_loss,val_loss,val_metric\n"
+                       "0,1,1,nan,0.1,0.5,0.85\n0,2,0,0.4,nan,0.4,0.95\n0,3,0,0.3,nan,0.3,0.99\n"
+                       "1,1,1,nan,0.1,0.5,0.75\n1,2,0,0.4,nan,0.4,0.70\n")
+    assert paired.per_fold(f"{history}:2") == {0: 0.95, 1: 0.75}
+    assert paired.per_fold(f"{history}:3")[0] == 0.99
+    assert paired.main([f"{history}:2", f"{metrics}:val_acc"]) == 0
+    out = capsys.readouterr().out
+    assert "| 0 | 95.00 | 90.00 | +5.00 |" in out and "| 1 | 75.00 | 72.00 | +3.00 |" in out
+    assert ("2 folds: A - B = +4.00 points on average (standard error 1.00), from +3.00 to "
+            "+5.00") in out
+    with pytest.raises(SystemExit, match="existing FILE"):
+        paired.per_fold(str(tmp_path / "nope.json:val_acc"))

@@ -1,0 +1,68 @@
+"""Two runs' per-fold figures side by side: the difference fold by fold, its mean, standard
+error and range, over the folds both have.
+
+    python benchmarks/graph_prediction/paired.py \
+        results/metrics/gmn_reddit-binary_paper_official_schedule.json:val_acc \
+        results/metrics/gmn_reddit-binary_holdout_official_schedule.json:test_acc
+    python benchmarks/graph_prediction/paired.py \
+        inflight/memgnn-reddit-merged/history.csv:100 \
+        results/metrics/memgnn_reddit-binary_paper_100_epochs.json:val_acc
+
+A source is ``FILE.json:KEY`` (a ``collect.py`` file: ``KEY`` of each entry of ``folds``) or
+``FILE.csv:N`` (a run's ``history.csv``: each fold's best ``val_metric`` over its first ``N``
+epochs). Paths are taken as given, else under this directory. Accuracies are printed in %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def per_fold(source: str) -> dict[int, float]:
+    """``{fold: figure}`` of one source (see the module docstring)."""
+    name, _, arg = source.rpartition(":")
+    path = Path(name) if Path(name).is_file() else HERE / name
+    if not name or not path.is_file():
+        raise SystemExit(f"{source!r}: give FILE.json:KEY or FILE.csv:N with an existing FILE")
+    if path.suffix == ".csv":
+        best: dict[int, float] = {}
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                fold, epoch, v = int(row["fold"]), int(row["epoch"]), float(row["val_metric"])
+                if epoch <= int(arg):
+                    best[fold] = max(best.get(fold, -math.inf), v)
+        return best
+    return {int(r["fold"]): float(r[arg]) for r in json.loads(path.read_text())["folds"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("a", help="FILE.json:KEY or FILE.csv:N")
+    ap.add_argument("b", help="FILE.json:KEY or FILE.csv:N")
+    args = ap.parse_args(argv)
+    a, b = per_fold(args.a), per_fold(args.b)
+    folds = sorted(set(a) & set(b))
+    if not folds:
+        raise SystemExit("the two sources have no fold in common")
+    d = [100 * (a[k] - b[k]) for k in folds]
+    print("| fold | A (%) | B (%) | A - B |")
+    print("|---:|---:|---:|---:|")
+    for k, x in zip(folds, d, strict=True):
+        print(f"| {k} | {100 * a[k]:.2f} | {100 * b[k]:.2f} | {x:+.2f} |")
+    mean = sum(d) / len(d)
+    se = (math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d))
+          if len(d) > 1 else float("nan"))
+    print(f"\n{len(d)} folds: A - B = {mean:+.2f} points on average (standard error {se:.2f}), "
+          f"from {min(d):+.2f} to {max(d):+.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
