@@ -8,8 +8,7 @@ prints, per data set: the lines of ``NAME_A.txt``, the lines that repeat a pair 
 already listed (``repeated_edges = "merge"``, the default, drops them; ``"keep"`` keeps
 them as extra edges), the most lines one pair has, the lines ``i, i`` (self-loops, kept
 either way), and the edges gnnkit loads when merging (keeping loads every line). Parsing
-is not cached here
-(``use_cache=False``): COLLAB's 49 M lines took 19 s here.
+is not cached here (``use_cache=False``): COLLAB's 49 M lines took 19 s here.
 """
 
 from __future__ import annotations
