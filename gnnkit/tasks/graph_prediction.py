@@ -200,16 +200,33 @@ def is_tu_zip(dataset: str) -> bool:
     return dataset.lower().endswith(".zip")
 
 
-def _reads_tu(dataset: str) -> bool:
-    """Whether ``load_graph_data`` reads ``dataset`` with the TU reader."""
+def _graph_source(dataset: str) -> tuple[str, str | None]:
+    """How :func:`load_graph_data` reads ``dataset``: ``("synthetic", None)``, ``("csv",
+    None)``, ``("tu_zip", None)`` (a path), ``("tu", None)`` (a registered TU set),
+    ``("tu_name", None)`` (any other name: ``tu/<NAME>.zip`` under the data root),
+    ``("registered", None)`` (a registered graph set that is not TU: MoleculeNet) or
+    ``("other_task", task)`` (a registered data set of another task)."""
     from ..datasets import list_datasets
     from ..datasets.tudataset import TU_DATASETS
 
     name = dataset.lower()
-    if is_csv(dataset) or name == "synthetic":
-        return False
-    registered = {d["name"] for d in list_datasets() if d["task"] == "graph"}
-    return name not in registered or name in {d.lower() for d in TU_DATASETS}
+    if name == "synthetic":
+        return "synthetic", None
+    if is_csv(dataset):
+        return "csv", None
+    if is_tu_zip(dataset):
+        return "tu_zip", None
+    task = {d["name"]: d["task"] for d in list_datasets()}.get(name)
+    if task is not None and task != "graph":
+        return "other_task", task
+    if task is None:
+        return "tu_name", None
+    return ("tu" if name in {d.lower() for d in TU_DATASETS} else "registered"), None
+
+
+def _reads_tu(dataset: str) -> bool:
+    """Whether ``load_graph_data`` reads ``dataset`` with the TU reader."""
+    return _graph_source(dataset)[0] in ("tu_zip", "tu", "tu_name")
 
 
 def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
@@ -220,28 +237,29 @@ def load_graph_data(cfg: GraphConfig):  # noqa: ANN201 - returns a GraphDataset
     name of any other TU data set whose ``tu/<NAME>.zip`` is under the data root or at the
     mirror (``GNNKIT_BASE_URL``).
     """
-    from ..datasets import DatasetError, list_datasets, load_graph_dataset
+    from ..datasets import DatasetError, load_graph_dataset
     from ..datasets.download import resolve_root
     from ..datasets.graph_synthetic import cycles_vs_cliques
     from ..datasets.moleculenet import load_molecule_csv
-    from ..datasets.tudataset import TU_DATASETS, GraphDataset, load_tu, load_tu_zip
+    from ..datasets.tudataset import GraphDataset, load_tu, load_tu_zip
 
     tu_params = {"node_features": cfg.node_features, "degree_cap": cfg.degree_cap,
                  "repeated_edges": cfg.repeated_edges}
-    task = {d["name"]: d["task"] for d in list_datasets()}.get(cfg.dataset.lower())
-    if cfg.dataset.lower() == "synthetic":
+    source, task = _graph_source(cfg.dataset)
+    if source == "synthetic":
         ds = cycles_vs_cliques(40, seed=cfg.seed)
-    elif is_csv(cfg.dataset):
+    elif source == "csv":
         ds = load_molecule_csv(cfg.dataset, cfg.target_column, cfg.smiles_column)
-    elif is_tu_zip(cfg.dataset):
+    elif source == "tu_zip":
         ds = load_tu_zip(cfg.dataset, **tu_params)
-    elif task is not None and task != "graph":
+    elif source == "other_task":
         raise DatasetError(f"{cfg.dataset!r} is a {task} data set; train it with "
                            f"`gnnkit train {task}`, or pick a graph data set: "
                            f"{', '.join(graph_dataset_names())}")
-    elif task is not None:                  # registered: a TU or a MoleculeNet set
-        is_tu = cfg.dataset.lower() in {d.lower() for d in TU_DATASETS}
-        ds = load_graph_dataset(cfg.dataset, cfg.root, **(tu_params if is_tu else {}))
+    elif source == "registered":            # MoleculeNet
+        ds = load_graph_dataset(cfg.dataset, cfg.root)
+    elif source == "tu":
+        ds = load_graph_dataset(cfg.dataset, cfg.root, **tu_params)
     else:                                   # an unregistered TU set: tu/<NAME>.zip
         try:
             ds = load_tu(cfg.dataset, cfg.root, **tu_params)

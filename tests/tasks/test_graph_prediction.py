@@ -295,6 +295,20 @@ def test_runs_saved_before_repeated_edges_existed(tmp_path, capsys):
     assert main(["train", "graph", "--resume", str(tmp_path / "old"), "--quiet"]) == 0
 
 
+def test_graph_source_names_the_reader_load_graph_data_uses():
+    """One dispatch for loading and for the resume guard: the TU reader (and so the
+    repeated_edges setting) applies to TU names and archives only."""
+    from gnnkit.tasks.graph_prediction import _graph_source, _reads_tu
+
+    cases = {"synthetic": "synthetic", "mols.CSV": "csv", "data/X.zip": "tu_zip",
+             "PROTEINS": "tu", "reddit-binary": "tu", "esol": "registered",
+             "MY_OWN_TU_SET": "tu_name"}
+    for name, source in cases.items():
+        assert _graph_source(name)[0] == source, name
+        assert _reads_tu(name) == source.startswith("tu"), name
+    assert _graph_source("cora") == ("other_task", "node")
+
+
 def test_resume_refuses_a_broken_checkpoint(tmp_path):
     kw = _resume_kw(tmp_path, "gmn")
     run_folds(make_config("graph", run_name="r", **{**kw, "max_folds": 1}))
