@@ -5,7 +5,7 @@ error and range, over the folds both have.
         results/metrics/gmn_reddit-binary_paper_official_schedule.json:val_acc \
         results/metrics/gmn_reddit-binary_holdout_official_schedule.json:test_acc
     python benchmarks/graph_prediction/paired.py \
-        inflight/memgnn-reddit-merged/history.csv:100 \
+        runs/<run>/history.csv:100 \
         results/metrics/memgnn_reddit-binary_paper_100_epochs.json:val_acc
 
 A source is ``FILE.json:KEY`` (a ``collect.py`` file: ``KEY`` of each entry of ``folds``) or
