@@ -32,14 +32,28 @@ def per_fold(source: str) -> dict[int, float]:
     if not name or not path.is_file():
         raise SystemExit(f"{source!r}: give FILE.json:KEY or FILE.csv:N with an existing FILE")
     if path.suffix == ".csv":
+        if not arg.isdigit():
+            raise SystemExit(f"{source!r}: after a history.csv give N, a number of epochs")
         best: dict[int, float] = {}
         with path.open(newline="") as f:
-            for row in csv.DictReader(f):
+            reader = csv.DictReader(f)
+            missing = {"fold", "epoch", "val_metric"} - set(reader.fieldnames or ())
+            if missing:
+                raise SystemExit(f"{path}: not a run's history.csv (no column {sorted(missing)})")
+            for row in reader:
                 fold, epoch, v = int(row["fold"]), int(row["epoch"]), float(row["val_metric"])
                 if epoch <= int(arg):
                     best[fold] = max(best.get(fold, -math.inf), v)
         return best
-    return {int(r["fold"]): float(r[arg]) for r in json.loads(path.read_text())["folds"]}
+    data = json.loads(path.read_text())
+    folds = data.get("folds") if isinstance(data, dict) else None
+    if not isinstance(folds, list):
+        raise SystemExit(f"{path}: not a collect.py file (no list 'folds')")
+    if folds and any(arg not in r for r in folds):
+        keys = sorted(k for k, v in folds[0].items() if isinstance(v, (int, float)))
+        raise SystemExit(f"{source!r}: the folds of {path.name} have no {arg!r}; "
+                         f"give one of {', '.join(keys)}")
+    return {int(r["fold"]): float(r[arg]) for r in folds}
 
 
 def main(argv: list[str] | None = None) -> int:

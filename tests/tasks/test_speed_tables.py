@@ -45,3 +45,29 @@ def test_profile_counts_the_operators_of_one_epoch(benchmark_script):
     rows = bench.profile_rows({"gnnkit": [{"epoch_s": 1.0}, {"profile": p}]}, "cora", "gcn")
     assert len(rows) == 1 and rows[0].startswith(
         f"| cora | gcn | gnnkit | {p['top_level_aten_ops']} | 0 | ")
+
+
+def test_paired_differences_and_bad_keys(tmp_path, benchmark_script, capsys):
+    import json
+
+    import pytest
+
+    paired = benchmark_script("graph_prediction/paired.py")
+    a = tmp_path / "a.json"
+    a.write_text(json.dumps({"folds": [{"fold": 0, "val_acc": 0.9}, {"fold": 1, "val_acc": 0.8},
+                                       {"fold": 2, "val_acc": 0.7}]}))
+    hist = tmp_path / "history.csv"
+    hist.write_text("fold,epoch,val_metric\n0,1,0.5\n0,2,0.85\n0,3,0.99\n1,1,0.8\n")
+    assert paired.main([f"{a}:val_acc", f"{hist}:2"]) == 0
+    out = capsys.readouterr().out
+    # folds 0 and 1 in common; best of the first 2 epochs: 0.85 and 0.80 -> +5.00 and +0.00
+    assert "| 0 | 90.00 | 85.00 | +5.00 |" in out and "| 1 | 80.00 | 80.00 | +0.00 |" in out
+    assert "2 folds: A - B = +2.50 points on average (standard error 2.50)" in out
+    with pytest.raises(SystemExit, match="have no 'test_acc'; give one of fold, val_acc"):
+        paired.main([f"{a}:test_acc", f"{hist}:2"])
+    with pytest.raises(SystemExit, match="give N, a number of epochs"):
+        paired.main([f"{a}:val_acc", f"{hist}:val_acc"])
+    other = tmp_path / "other.json"
+    other.write_text("[]")
+    with pytest.raises(SystemExit, match="not a collect.py file"):
+        paired.main([f"{other}:val_acc", f"{a}:val_acc"])
