@@ -34,6 +34,7 @@ def per_fold(source: str) -> dict[int, float]:
     if path.suffix == ".csv":
         if not arg.isdigit():
             raise SystemExit(f"{source!r}: after a history.csv give N, a number of epochs")
+        limit = int(arg)
         best: dict[int, float] = {}
         with path.open(newline="") as f:
             reader = csv.DictReader(f)
@@ -42,7 +43,7 @@ def per_fold(source: str) -> dict[int, float]:
                 raise SystemExit(f"{path}: not a run's history.csv (no column {sorted(missing)})")
             for row in reader:
                 fold, epoch, v = int(row["fold"]), int(row["epoch"]), float(row["val_metric"])
-                if epoch <= int(arg):
+                if epoch <= limit:
                     best[fold] = max(best.get(fold, -math.inf), v)
         return best
     data = json.loads(path.read_text())
