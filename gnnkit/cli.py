@@ -183,6 +183,8 @@ def _cmd_train(ns: argparse.Namespace) -> int:
                               f"not a run directory")
     cfg = make_config(task, preset=preset, **flags)
     _warn_unused_flags(cfg, flags)
+    if task.check_given is not None:
+        task.check_given(cfg, frozenset(k for k, v in flags.items() if v is not None))
     if ns.print_config:
         sys.stdout.write(dumps_toml(cfg))
         return 0

@@ -33,6 +33,8 @@ class Task:
     help: str = ""
     table: Callable[[Any, dict], None] | None = None   # prints a result table (CLI)
     epilog: str | None = None    # notes after `gnnkit train <task> --help` ({label}: preset)
+    # the CLI's check of the options given on the command line (config field names)
+    check_given: Callable[[Any, frozenset[str]], None] | None = None
 
     def default(self, key: str) -> Any:
         return next(f.default for f in fields(self.config_cls) if f.name == key)
@@ -82,6 +84,12 @@ def _graph_run(cfg: Any, log: Callable[[str], None] | None = None) -> dict:
     return run_folds(cfg, log=log)
 
 
+def _graph_check_given(cfg: Any, given: frozenset[str]) -> None:
+    from .graph_prediction import check_given_options
+
+    check_given_options(cfg, given)
+
+
 def _graph_table(cfg: Any, res: dict) -> None:
     from .graph_prediction import print_table
 
@@ -99,6 +107,7 @@ register_task(Task(
     help=("graph classification and regression with memory layers (GMN, MemGNN; TU and "
           "MoleculeNet data sets)"),
     table=_graph_table,
+    check_given=_graph_check_given,
 ))
 
 

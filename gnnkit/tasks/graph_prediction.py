@@ -688,17 +688,33 @@ def _check_regression_options(cfg: GraphConfig) -> None:
     """Regression data sets run random 80/10/10 splits over ``seeds``: the cross-validation
     options would be ignored, so asking for one is an error rather than a silent no-op.
     (``--folds 10`` and ``--protocol paper`` equal the defaults, so they cannot be told
-    from unset ones and pass.)"""
+    from unset ones here; the command line refuses them through :func:`check_given_options`.)"""
     set_cv = [f for f, bad in (("--protocol holdout", cfg.protocol != "paper"),
                                (f"--folds {cfg.folds}", cfg.folds != GraphConfig.folds),
                                ("--first-fold", cfg.first_fold != 0),
                                ("--max-folds", cfg.max_folds is not None)) if bad]
     if set_cv:
-        raise ConfigError(
-            f"{cfg.dataset!r} is a regression data set: it runs random 80/10/10 splits over "
-            f"--seeds {cfg.seeds} and reports test RMSE, so {', '.join(set_cv)} would be "
-            f"ignored (cross-validated classification only); drop it and choose the number "
-            f"of splits with --seeds")
+        raise _regression_options_error(cfg, set_cv)
+
+
+def _regression_options_error(cfg: GraphConfig, named: list[str]) -> ConfigError:
+    return ConfigError(
+        f"{cfg.dataset!r} is a regression data set: it runs random 80/10/10 splits over "
+        f"--seeds {cfg.seeds} and reports test RMSE, so {', '.join(named)} would be "
+        f"ignored (cross-validated classification only); drop it and choose the number "
+        f"of splits with --seeds")
+
+
+def check_given_options(cfg: GraphConfig, given: Iterable[str]) -> None:
+    """The command line's check of the options it was ``given`` (config field names): on a
+    data set known to be regression before it is loaded (a CSV of SMILES, MoleculeNet),
+    ``--folds`` and ``--protocol`` are refused even at their default values, which
+    :func:`run_folds` cannot tell from unset ones."""
+    if _graph_source(cfg.dataset)[0] not in ("csv", "registered"):
+        return
+    named = [f"--{k} {getattr(cfg, k)}" for k in ("protocol", "folds") if k in set(given)]
+    if named:
+        raise _regression_options_error(cfg, named)
 
 
 def _check_targets(ds) -> None:  # noqa: ANN001

@@ -342,6 +342,22 @@ def test_regression_refuses_cross_validation_options(flags):
     assert run_folds(ok, data=reg)["protocol"] == "random_80_10_10"
 
 
+@pytest.mark.parametrize("given", [["--folds", "10"], ["--protocol", "paper"]])
+def test_cli_refuses_default_valued_cv_options_on_regression_sets(given, capsys):
+    # equal to the defaults, so only the command line can tell them from unset ones
+    assert main(["train", "graph", "--model", "memgnn", "--dataset", "esol", *given,
+                 "--print-config"]) == 2
+    assert f"{' '.join(given)} would be ignored" in capsys.readouterr().err
+    assert main(["train", "graph", "--model", "memgnn", "--dataset", "mols.csv", *given,
+                 "--print-config"]) == 2
+    assert "'mols.csv' is a regression data set" in capsys.readouterr().err
+    # the same options on a classification set, and no option on a regression set, pass
+    assert main(["train", "graph", "--model", "gmn", "--dataset", "proteins", *given,
+                 "--print-config"]) == 0
+    assert main(["train", "graph", "--model", "memgnn", "--dataset", "esol",
+                 "--print-config"]) == 0
+
+
 def test_too_few_graphs_is_a_clear_error():
     # the synthetic set is 40 graphs of 4-8 nodes; --max-nodes 4 keeps only a few
     cfg = make_config("graph", model="gmn", dataset="synthetic", save=False, quiet=True,
