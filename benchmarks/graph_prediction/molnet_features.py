@@ -33,9 +33,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
 
-from gnnkit.datasets.moleculenet import _onehot, atom_features, bond_features, read_molecules
+from gnnkit.datasets.moleculenet import _onehot, read_molecules
 from gnnkit.datasets.tudataset import GraphDataset
-from gnnkit.graph import Graph
 from gnnkit.tasks import make_config
 from gnnkit.tasks.graph_prediction import load_graph_data, run_folds
 
@@ -44,15 +43,15 @@ _CHIRAL = ("CHI_UNSPECIFIED", "CHI_TETRAHEDRAL_CW", "CHI_TETRAHEDRAL_CCW")
 _STEREO = ("STEREONONE", "STEREOANY", "STEREOZ", "STEREOE", "STEREOCIS", "STEREOTRANS")
 
 
-def featurise(mol, crippen: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # noqa: ANN001
-    """(x [n, 53 or 55], edge_index [2, 2b], edge_attr [2b, 13]) of an RDKit molecule."""
+def extra_features(mol, crippen: bool) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: ANN001
+    """The columns ``rings`` (and ``crippen``) add to the loader's: per atom [n, 15 or 17],
+    per bond [b, 7] in RDKit's bond order (the loader lists bond k as edges 2k and 2k + 1)."""
     from rdkit.Chem import rdMolDescriptors
 
     contrib = rdMolDescriptors._CalcCrippenContribs(mol) if crippen else None
     rows = []
     for a in mol.GetAtoms():
-        f = atom_features(a) + [float(a.IsInRing())]
-        f += [float(a.IsInRingSize(k)) for k in range(3, 9)]
+        f = [float(a.IsInRing())] + [float(a.IsInRingSize(k)) for k in range(3, 9)]
         f += _onehot(str(a.GetChiralTag()), _CHIRAL)
         f += [float(min(a.GetNumRadicalElectrons(), 2) == k) for k in range(3)]
         f.append(a.GetMass() / 100.0)
@@ -60,20 +59,14 @@ def featurise(mol, crippen: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
             logp, mr = contrib[a.GetIdx()]
             f += [logp, mr / 10.0]
         rows.append(f)
-    src, dst, ea = [], [], []
-    for b in mol.GetBonds():
-        i, j = b.GetBeginAtomIdx(), b.GetEndAtomIdx()
-        f = bond_features(b) + _onehot(str(b.GetStereo()), _STEREO)
-        src += [i, j]
-        dst += [j, i]
-        ea += [f, f]
-    ei = torch.tensor([src, dst], dtype=torch.long).view(2, -1)
-    return (torch.tensor(rows, dtype=torch.float32), ei,
-            torch.tensor(ea, dtype=torch.float32).view(ei.shape[1], 6 + len(_STEREO) + 1))
+    bonds = [_onehot(str(b.GetStereo()), _STEREO) for b in mol.GetBonds()]
+    return (torch.tensor(rows, dtype=torch.float32),
+            torch.tensor(bonds, dtype=torch.float32).view(-1, len(_STEREO) + 1))
 
 
 def variant_data(base: GraphDataset, variant: str) -> GraphDataset:
-    """``base`` (the loader's data set) with its molecules featurised as ``variant``."""
+    """``base`` (the loader's data set) with its molecules featurised as ``variant``: the
+    loader's graphs with the extra columns appended."""
     if variant == "base":
         return base
     from rdkit import Chem
@@ -84,10 +77,12 @@ def variant_data(base: GraphDataset, variant: str) -> GraphDataset:
                          f"{len(base.graphs)} loaded; cannot align the featurisations")
     graphs = []
     for smi, g in zip(smiles, base.graphs, strict=True):
-        x, ei, ea = featurise(Chem.MolFromSmiles(smi), crippen=variant == "crippen")
-        if x.shape[0] != g.num_nodes or ei.shape[1] != g.num_edges:
-            raise SystemExit(f"{smi}: {x.shape[0]} atoms here, {g.num_nodes} in the loader")
-        graphs.append(Graph(ei, x.shape[0], x=x, edge_attr=ea, y=g.y))
+        xa, ea = extra_features(Chem.MolFromSmiles(smi), crippen=variant == "crippen")
+        if xa.shape[0] != g.num_nodes or 2 * ea.shape[0] != g.num_edges:
+            raise SystemExit(f"{smi}: {xa.shape[0]} atoms and {ea.shape[0]} bonds here, "
+                             f"{g.num_nodes} atoms and {g.num_edges} directed edges in the loader")
+        graphs.append(g.replace(x=torch.cat([g.x, xa], 1),
+                                edge_attr=torch.cat([g.edge_attr, ea.repeat_interleave(2, 0)], 1)))
     return GraphDataset(base.name, graphs, None, {**base.info, "node_features": variant})
 
 
