@@ -712,7 +712,8 @@ def check_given_options(cfg: GraphConfig, given: Iterable[str]) -> None:
     :func:`run_folds` cannot tell from unset ones."""
     if _graph_source(cfg.dataset)[0] not in ("csv", "registered"):
         return
-    named = [f"--{k} {getattr(cfg, k)}" for k in ("protocol", "folds") if k in set(given)]
+    given = set(given)
+    named = [f"--{k} {getattr(cfg, k)}" for k in ("protocol", "folds") if k in given]
     if named:
         raise _regression_options_error(cfg, named)
 
