@@ -88,7 +88,8 @@ class GraphConfig:
     seed: int = option(0, "random seed (folds, initialisation, batches)")
     epochs: int = option(300, "maximum number of epochs per fold")
     patience: int = option(100, "stop when the validation metric (accuracy; RMSE for "
-                                "regression) has not improved for this many epochs")
+                                "regression) has neither beaten nor equalled its best for "
+                                "this many epochs (a tie restarts the count)")
     batch_size: int = option(16, "graphs per batch")
     lr: float = option(2e-3, "Adam learning rate (both optimisers)")
     weight_decay: float = option(0.0, "Adam weight decay")
