@@ -16,6 +16,7 @@ problem). One thread, CPU.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a check
 
 from gnnkit.tasks import make_config
 from gnnkit.tasks.graph_prediction import fold_splits, load_graph_data
+from gnnkit.train.rundir import atomic_write_text
 
 
 def to_pyg(graphs, idx):  # noqa: ANN001, ANN201 - gnnkit Graphs -> PyG Data list
@@ -101,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", default="esol", choices=["esol", "lipophilicity"])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--out", type=Path, default=None,
+                   help="also write the per-split figures to this JSON file ({'folds': [...]},"
+                        " for paired.py)")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     cfg = make_config("graph", model="memgnn", dataset=a.dataset, seeds=a.seeds)
@@ -114,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
               f"(epoch {r['best_epoch']}, "
               f"mean predictor {r['test_mean_predictor']:.3f}, {r['s_per_epoch']:.2f} s/epoch)",
               file=sys.stderr, flush=True)
+
+    if a.out is not None:
+        folds = [{"fold": k, "train_rmse": r["train"], "val_rmse": r["val"], "test_rmse": r["test"],
+                  "best_epoch": r["best_epoch"], "s_per_epoch": r["s_per_epoch"]}
+                 for k, r in enumerate(rows)]
+        atomic_write_text(a.out, json.dumps({"model": "PyG AttentiveFP", "dataset": a.dataset,
+                                             "epochs": a.epochs, "folds": folds}, indent=1))
 
     def ms(key: str) -> str:
         v = [r[key] for r in rows]

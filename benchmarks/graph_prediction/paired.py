@@ -8,9 +8,15 @@ error and range, over the folds both have.
         runs/<run>/history.csv:100 \
         results/metrics/memgnn_reddit-binary_paper_100_epochs.json:val_acc
 
-A source is ``FILE.json:KEY`` (a ``collect.py`` file: ``KEY`` of each entry of ``folds``) or
-``FILE.csv:N`` (a run's ``history.csv``: each fold's best ``val_metric`` over its first ``N``
-epochs). Paths are taken as given, else under this directory. Accuracies are printed in %.
+A source is ``FILE.json:KEY`` (a ``collect.py`` file, or ``molnet_reference.py --out``'s:
+``KEY`` of each entry of ``folds``) or ``FILE.csv:N`` (a classification run's ``history.csv``:
+each fold's best ``val_metric``, an accuracy, over its first ``N`` epochs). Paths are taken as
+given, else under this directory. Accuracies (``*_acc`` keys, histories) are printed in %,
+other figures (``test_rmse``, ...) as they are; the two sources must be of one kind:
+
+    python benchmarks/graph_prediction/paired.py \
+        results/metrics/memgnn_esol_official_schedule_10splits.json:test_rmse \
+        results/molnet_reference_esol.json:test_rmse
 """
 
 from __future__ import annotations
@@ -62,21 +68,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("a", help="FILE.json:KEY or FILE.csv:N")
     ap.add_argument("b", help="FILE.json:KEY or FILE.csv:N")
     args = ap.parse_args(argv)
+    pct = {_is_accuracy(args.a), _is_accuracy(args.b)}
+    if len(pct) > 1:
+        raise SystemExit(f"{args.a!r} and {args.b!r} are not figures of one kind (an accuracy "
+                         f"and another metric); pair accuracies with accuracies")
+    scale, unit, digits = (100.0, " (%)", 2) if pct.pop() else (1.0, "", 3)
     a, b = per_fold(args.a), per_fold(args.b)
     folds = sorted(set(a) & set(b))
     if not folds:
         raise SystemExit("the two sources have no fold in common")
-    d = [100 * (a[k] - b[k]) for k in folds]
-    print("| fold | A (%) | B (%) | A - B |")
+    d = [scale * (a[k] - b[k]) for k in folds]
+    print(f"| fold | A{unit} | B{unit} | A - B |")
     print("|---:|---:|---:|---:|")
     for k, x in zip(folds, d, strict=True):
-        print(f"| {k} | {100 * a[k]:.2f} | {100 * b[k]:.2f} | {x:+.2f} |")
+        print(f"| {k} | {scale * a[k]:.{digits}f} | {scale * b[k]:.{digits}f} | {x:+.{digits}f} |")
     mean = sum(d) / len(d)
     se = (math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d))
           if len(d) > 1 else float("nan"))
-    print(f"\n{len(d)} folds: A - B = {mean:+.2f} points on average (standard error {se:.2f}), "
-          f"from {min(d):+.2f} to {max(d):+.2f}")
+    what = " points" if scale != 1.0 else ""
+    print(f"\n{len(d)} folds: A - B = {mean:+.{digits}f}{what} on average (standard error "
+          f"{se:.{digits}f}), from {min(d):+.{digits}f} to {max(d):+.{digits}f}")
     return 0
+
+
+def _is_accuracy(source: str) -> bool:
+    """A history (``FILE.csv:N``) or an ``*_acc`` key holds accuracies (printed in %)."""
+    name, _, key = source.rpartition(":")
+    return name.endswith(".csv") or key.endswith("acc")
 
 
 if __name__ == "__main__":

@@ -71,3 +71,17 @@ def test_paired_differences_and_bad_keys(tmp_path, benchmark_script, capsys):
     other.write_text("[]")
     with pytest.raises(SystemExit, match="not a collect.py file"):
         paired.main([f"{other}:val_acc", f"{a}:val_acc"])
+    # RMSEs are printed as they are (no %), and an RMSE is not paired with an accuracy
+    r, s = tmp_path / "r.json", tmp_path / "s.json"
+    for path, values in ((r, (0.70, 0.61, 0.64)), (s, (0.60, 0.58, 0.59))):
+        path.write_text(json.dumps({"folds": [{"fold": k, "test_rmse": v}
+                                              for k, v in enumerate(values)]}))
+    assert paired.main([f"{r}:test_rmse", f"{s}:test_rmse"]) == 0
+    out = capsys.readouterr().out
+    assert "| fold | A | B | A - B |" in out and "| 0 | 0.700 | 0.600 | +0.100 |" in out
+    # differences 0.10, 0.03, 0.05: mean 0.06, standard error sqrt(0.0013 / 2 / 3) = 0.021
+    assert "3 folds: A - B = +0.060 on average (standard error 0.021), from +0.030 to +0.100" in out
+    with pytest.raises(SystemExit, match="not figures of one kind"):
+        paired.main([f"{r}:test_rmse", f"{a}:val_acc"])
+    with pytest.raises(SystemExit, match="not figures of one kind"):
+        paired.main([f"{hist}:2", f"{r}:test_rmse"])
