@@ -16,7 +16,7 @@ other figures (``test_rmse``, ...) as they are; the two sources must be of one k
 
     python benchmarks/graph_prediction/paired.py \
         results/metrics/memgnn_esol_official_schedule_10splits.json:test_rmse \
-        results/molnet_reference_esol.json:test_rmse
+        results/molnet_reference_esol_400.json:test_rmse
 """
 
 from __future__ import annotations
@@ -68,11 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("a", help="FILE.json:KEY or FILE.csv:N")
     ap.add_argument("b", help="FILE.json:KEY or FILE.csv:N")
     args = ap.parse_args(argv)
-    pct = {_is_accuracy(args.a), _is_accuracy(args.b)}
-    if len(pct) > 1:
+    accuracy = _is_accuracy(args.a)
+    if _is_accuracy(args.b) != accuracy:
         raise SystemExit(f"{args.a!r} and {args.b!r} are not figures of one kind (an accuracy "
                          f"and another metric); pair accuracies with accuracies")
-    scale, unit, digits = (100.0, " (%)", 2) if pct.pop() else (1.0, "", 3)
+    scale, unit, what, digits = (100.0, " (%)", " points", 2) if accuracy else (1.0, "", "", 3)
     a, b = per_fold(args.a), per_fold(args.b)
     folds = sorted(set(a) & set(b))
     if not folds:
@@ -85,7 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     mean = sum(d) / len(d)
     se = (math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d))
           if len(d) > 1 else float("nan"))
-    what = " points" if scale != 1.0 else ""
     print(f"\n{len(d)} folds: A - B = {mean:+.{digits}f}{what} on average (standard error "
           f"{se:.{digits}f}), from {min(d):+.{digits}f} to {max(d):+.{digits}f}")
     return 0
